@@ -1,0 +1,374 @@
+//! The client: a routing cache, writes stamped with the epoch it believes, redirects,
+//! and bounded retries.
+//!
+//! Driver contract: see [`Actor`]. Feed it `Command::Write` and `Command::Read`; it asks
+//! for a tick every `client_tick_ms` and retries or gives up there.
+
+use crate::config::ProtocolConfig;
+use crate::effects::Outbox;
+use crate::entropy::Entropy;
+use crate::ids::{
+    ActorId, Address, ClientId, Epoch, Instant, NodeId, PeerIdentity, ShardId, WriteId,
+};
+use crate::input::{Actor, Command, Input, InputError};
+use crate::node::next_incarnation;
+use crate::observation::Observation;
+use crate::storage::StorageKey;
+use crate::wire::{decode, Message, Rejection};
+use bytes::Bytes;
+use std::collections::BTreeMap;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CachedRoute {
+    pub owner: NodeId,
+    pub address: Address,
+    pub epoch: Epoch,
+}
+
+#[derive(Clone, Debug)]
+struct PendingWrite {
+    shard: ShardId,
+    payload: Bytes,
+    attempts: u32,
+    next_attempt_at: Instant,
+}
+
+#[derive(Debug)]
+pub struct Client {
+    client: ClientId,
+    config: ProtocolConfig,
+    identity: Option<PeerIdentity>,
+    routes: BTreeMap<ShardId, CachedRoute>,
+    pending: BTreeMap<WriteId, PendingWrite>,
+    next_sequence: u64,
+    route_queried_at: BTreeMap<ShardId, Instant>,
+    acked_total: u64,
+    abandoned_total: u64,
+}
+
+impl Client {
+    pub fn new(client: ClientId, config: ProtocolConfig) -> Client {
+        Client {
+            client,
+            config,
+            identity: None,
+            routes: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            next_sequence: 0,
+            route_queried_at: BTreeMap::new(),
+            acked_total: 0,
+            abandoned_total: 0,
+        }
+    }
+
+    pub fn pending_writes(&self) -> usize {
+        self.pending.len()
+    }
+
+    pub fn acked_total(&self) -> u64 {
+        self.acked_total
+    }
+
+    pub fn abandoned_total(&self) -> u64 {
+        self.abandoned_total
+    }
+
+    pub fn route(&self, shard: ShardId) -> Option<CachedRoute> {
+        self.routes.get(&shard).copied()
+    }
+
+    fn me(&self) -> PeerIdentity {
+        self.identity.expect("booted")
+    }
+
+    fn boot(
+        &mut self,
+        now: Instant,
+        disk: &crate::storage::DiskImage,
+        address: Address,
+        out: &mut Outbox,
+    ) -> Result<(), InputError> {
+        let incarnation = next_incarnation(disk, StorageKey::ClientMeta, out)?;
+        self.identity = Some(PeerIdentity {
+            actor: ActorId::Client(self.client),
+            address,
+            incarnation,
+        });
+        self.routes.clear();
+        self.pending.clear();
+        self.route_queried_at.clear();
+        self.next_sequence = 0;
+        out.set_timer(now.plus_ms(self.config.client_tick_ms));
+        Ok(())
+    }
+
+    fn on_command(
+        &mut self,
+        now: Instant,
+        command: &Command,
+        out: &mut Outbox,
+    ) -> Result<(), InputError> {
+        match command {
+            Command::Write { shard, payload } => {
+                if self.pending.len() >= self.config.client_pending_writes_max {
+                    return Err(InputError::Refused(
+                        "client has too many writes pending".to_string(),
+                    ));
+                }
+                self.next_sequence += 1;
+                let write_id = WriteId {
+                    client: self.client,
+                    incarnation: self.me().incarnation,
+                    sequence: self.next_sequence,
+                };
+                let pending = PendingWrite {
+                    shard: *shard,
+                    payload: payload.clone(),
+                    attempts: 0,
+                    next_attempt_at: now,
+                };
+                self.pending.insert(write_id, pending);
+                self.attempt(now, write_id, out);
+                Ok(())
+            }
+            Command::Read { shard } => {
+                match self.routes.get(shard) {
+                    Some(route) => {
+                        let read = Message::Read {
+                            shard: *shard,
+                            epoch: route.epoch,
+                            client: self.client,
+                        };
+                        out.send(self.me(), route.address, None, read);
+                    }
+                    None => self.query_route(now, *shard, out),
+                }
+                Ok(())
+            }
+            Command::Decommission { .. } => Err(InputError::Refused(
+                "a client does not decommission nodes".to_string(),
+            )),
+        }
+    }
+
+    fn query_route(&mut self, now: Instant, shard: ShardId, out: &mut Outbox) {
+        let recently = self
+            .route_queried_at
+            .get(&shard)
+            .is_some_and(|at| now.ms_since(*at) < self.config.client_route_query_ms);
+        if !recently {
+            self.route_queried_at.insert(shard, now);
+            out.send(
+                self.me(),
+                self.config.coordinator_address,
+                None,
+                Message::RouteQuery { shard },
+            );
+        }
+    }
+
+    /// Sends (or re-sends) one pending write, or gives up after the attempt bound.
+    fn attempt(&mut self, now: Instant, write_id: WriteId, out: &mut Outbox) {
+        let Some(pending) = self.pending.get(&write_id) else {
+            return;
+        };
+        if pending.attempts >= self.config.client_write_attempts_max {
+            let shard = pending.shard;
+            self.pending.remove(&write_id);
+            self.abandoned_total += 1;
+            out.observe(Observation::ClientGaveUp { write_id, shard });
+            return;
+        }
+        let shard = pending.shard;
+        let Some(route) = self.routes.get(&shard).copied() else {
+            self.query_route(now, shard, out);
+            let pending = self.pending.get_mut(&write_id).expect("present");
+            pending.attempts += 1;
+            pending.next_attempt_at = now.plus_ms(self.config.client_route_query_ms);
+            return;
+        };
+        let pending = self.pending.get_mut(&write_id).expect("present");
+        pending.attempts += 1;
+        pending.next_attempt_at = now.plus_ms(self.config.client_write_timeout_ms);
+        let write = Message::Write {
+            shard,
+            epoch: route.epoch,
+            write_id,
+            payload: pending.payload.clone(),
+        };
+        out.send(self.me(), route.address, None, write);
+    }
+
+    fn retry_after(&mut self, now: Instant, write_id: WriteId, delay_ms: u64) {
+        if let Some(pending) = self.pending.get_mut(&write_id) {
+            pending.next_attempt_at = now.plus_ms(delay_ms);
+        }
+    }
+
+    fn on_datagram(
+        &mut self,
+        now: Instant,
+        bytes: &[u8],
+        out: &mut Outbox,
+        entropy: &mut dyn Entropy,
+    ) -> Result<(), InputError> {
+        let envelope = decode(bytes)?;
+        if envelope
+            .to_incarnation
+            .is_some_and(|incarnation| incarnation != self.me().incarnation)
+        {
+            return Err(InputError::Stale(format!(
+                "{} meant for an earlier life",
+                envelope.body.kind()
+            )));
+        }
+        let backoff_ms =
+            self.config.client_backoff_ms + entropy.below(self.config.client_backoff_ms.max(1));
+        match envelope.body {
+            Message::WriteAck {
+                shard,
+                write_id,
+                index,
+                ..
+            } => {
+                if self.pending.remove(&write_id).is_some() {
+                    self.acked_total += 1;
+                    out.observe(Observation::ClientAcked {
+                        write_id,
+                        shard,
+                        index,
+                    });
+                }
+            }
+            Message::WriteRejected {
+                shard,
+                write_id,
+                rejection,
+            } => match rejection {
+                Rejection::Moved {
+                    owner,
+                    address,
+                    epoch,
+                } => {
+                    self.learn_route(
+                        shard,
+                        CachedRoute {
+                            owner,
+                            address,
+                            epoch,
+                        },
+                    );
+                    self.retry_after(now, write_id, 0);
+                }
+                Rejection::NotOwner | Rejection::StaleEpoch { .. } => {
+                    self.routes.remove(&shard);
+                    self.query_route(now, shard, out);
+                    self.retry_after(now, write_id, backoff_ms);
+                }
+                Rejection::Fenced | Rejection::Overloaded => {
+                    self.retry_after(now, write_id, backoff_ms)
+                }
+            },
+            Message::RouteReply {
+                shard,
+                owner: Some((owner, address)),
+                epoch,
+            } => {
+                self.learn_route(
+                    shard,
+                    CachedRoute {
+                        owner,
+                        address,
+                        epoch,
+                    },
+                );
+                let waiting: Vec<WriteId> = self
+                    .pending
+                    .iter()
+                    .filter(|(_, pending)| pending.shard == shard)
+                    .map(|(id, _)| *id)
+                    .collect();
+                for write_id in waiting {
+                    self.retry_after(now, write_id, 0);
+                }
+            }
+            Message::RouteReply { owner: None, .. } | Message::ReadReply { .. } => {}
+            Message::ReadRejected { shard, .. } => {
+                self.routes.remove(&shard);
+            }
+            Message::ShardMoving { shard } => {
+                // Entity handoff: the shard is pausing; hold its writes and re-route later.
+                self.routes.remove(&shard);
+                let holding: Vec<WriteId> = self
+                    .pending
+                    .iter()
+                    .filter(|(_, pending)| pending.shard == shard)
+                    .map(|(id, _)| *id)
+                    .collect();
+                for write_id in holding {
+                    self.retry_after(now, write_id, backoff_ms);
+                }
+            }
+            body => {
+                return Err(InputError::UnexpectedMessage {
+                    kind: body.kind(),
+                    from: envelope.from,
+                })
+            }
+        }
+        Ok(())
+    }
+
+    fn learn_route(&mut self, shard: ShardId, route: CachedRoute) {
+        let newer = self
+            .routes
+            .get(&shard)
+            .is_none_or(|current| route.epoch >= current.epoch);
+        if newer {
+            self.routes.insert(shard, route);
+        }
+    }
+
+    fn on_tick(&mut self, now: Instant, out: &mut Outbox) {
+        let due: Vec<WriteId> = self
+            .pending
+            .iter()
+            .filter(|(_, pending)| pending.next_attempt_at <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for write_id in due {
+            self.attempt(now, write_id, out);
+        }
+        out.set_timer(now.plus_ms(self.config.client_tick_ms));
+    }
+}
+
+impl Actor for Client {
+    fn handle(
+        &mut self,
+        now: Instant,
+        input: Input<'_>,
+        entropy: &mut dyn Entropy,
+        out: &mut Outbox,
+    ) -> Result<(), InputError> {
+        if let Input::Boot { disk, address } = input {
+            return self.boot(now, disk, address, out);
+        }
+        if self.identity.is_none() {
+            return Err(InputError::NotBooted);
+        }
+        match input {
+            Input::Boot { .. } => unreachable!("handled above"),
+            Input::Datagram { bytes, .. } => self.on_datagram(now, bytes, out, entropy),
+            Input::Tick => {
+                self.on_tick(now, out);
+                Ok(())
+            }
+            Input::Command(command) => self.on_command(now, command, out),
+        }
+    }
+
+    fn identity(&self) -> Option<PeerIdentity> {
+        self.identity
+    }
+}

@@ -1,0 +1,288 @@
+//! The coordinator: membership, routing, the migration tracker, the rebalancer, and the
+//! orchestration of every migration's phases. One per cluster; restartable from its disk.
+//!
+//! Driver contract: see [`Actor`]. The coordinator asks for a tick every
+//! `coordinator_tick_ms`; all its deadlines are checked there.
+
+mod membership;
+mod orchestration;
+mod reconcile;
+mod recovery;
+
+pub use membership::{HeartbeatOutcome, Liveness, Member, MemberRecord, Membership};
+
+use crate::config::ProtocolConfig;
+use crate::effects::Outbox;
+use crate::entropy::Entropy;
+use crate::ids::{ActorId, Address, Incarnation, Instant, MigrationId, NodeId, PeerIdentity};
+use crate::input::{Actor, Command, Input, InputError};
+use crate::observation::Observation;
+use crate::rebalancer::Rebalancer;
+use crate::routing::RoutingTable;
+use crate::tracker::MigrationTracker;
+use crate::wire::{decode, Message};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// What the coordinator keeps on its disk besides routes, members and migrations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CoordinatorMeta {
+    pub incarnation: Incarnation,
+    pub next_migration_id: MigrationId,
+}
+
+/// Volatile per-migration bookkeeping, rebuilt empty after a restart.
+#[derive(Clone, Copy, Debug, Default)]
+struct Liaison {
+    last_heard_at: Option<Instant>,
+    last_sent_at: Option<Instant>,
+}
+
+#[derive(Debug)]
+pub struct Coordinator {
+    config: ProtocolConfig,
+    identity: Option<PeerIdentity>,
+    booted_at: Instant,
+    meta: CoordinatorMeta,
+    routing: RoutingTable,
+    members: Membership,
+    tracker: MigrationTracker,
+    rebalancer: Rebalancer,
+    liaisons: BTreeMap<MigrationId, Liaison>,
+    shard_loads: BTreeMap<crate::ids::ShardId, crate::load::ShardLoad>,
+}
+
+impl Coordinator {
+    pub fn new(config: ProtocolConfig) -> Coordinator {
+        let tracker = MigrationTracker::new(config.caps, config.terminal_migrations_kept_max);
+        Coordinator {
+            config,
+            identity: None,
+            booted_at: Instant::ZERO,
+            meta: CoordinatorMeta {
+                incarnation: Incarnation(0),
+                next_migration_id: MigrationId(1),
+            },
+            routing: RoutingTable::new(),
+            members: Membership::new(),
+            tracker,
+            rebalancer: Rebalancer::new(),
+            liaisons: BTreeMap::new(),
+            shard_loads: BTreeMap::new(),
+        }
+    }
+
+    pub fn config(&self) -> &ProtocolConfig {
+        &self.config
+    }
+
+    pub fn routing(&self) -> &RoutingTable {
+        &self.routing
+    }
+
+    pub fn tracker(&self) -> &MigrationTracker {
+        &self.tracker
+    }
+
+    pub fn members(&self) -> &Membership {
+        &self.members
+    }
+
+    fn me(&self) -> PeerIdentity {
+        self.identity.expect("booted")
+    }
+
+    fn member_address(&self, node: NodeId) -> Option<Address> {
+        self.members
+            .get(node)
+            .map(|member| member.identity().address)
+    }
+
+    fn send_to_node(
+        &self,
+        out: &mut Outbox,
+        node: NodeId,
+        to_incarnation: Option<Incarnation>,
+        body: Message,
+    ) {
+        if let Some(address) = self.member_address(node) {
+            out.send(self.me(), address, to_incarnation, body);
+        }
+    }
+
+    fn on_datagram(
+        &mut self,
+        now: Instant,
+        from: Address,
+        bytes: &[u8],
+        out: &mut Outbox,
+    ) -> Result<(), InputError> {
+        let envelope = decode(bytes)?;
+        let sender = envelope.from;
+        match (sender.actor, envelope.body) {
+            (ActorId::Node(node), Message::Heartbeat(heartbeat)) => {
+                self.on_heartbeat(now, node, sender, heartbeat, out)
+            }
+            (
+                ActorId::Node(_),
+                Message::SourceProgress {
+                    migration,
+                    shard,
+                    progress,
+                },
+            ) => self.on_source_progress(now, sender, migration, shard, progress, out),
+            (
+                ActorId::Node(_),
+                Message::SourceSealed {
+                    migration,
+                    shard,
+                    index,
+                    digest,
+                },
+            ) => self.on_source_sealed(now, sender, migration, shard, index, digest, out),
+            (ActorId::Node(_), Message::SourceRefused { migration, shard }) => {
+                self.on_source_refused(now, sender, migration, shard, out)
+            }
+            (
+                ActorId::Node(_),
+                Message::TargetVerified {
+                    migration,
+                    shard,
+                    held_index,
+                    digest,
+                },
+            ) => self.on_target_verified(now, sender, migration, shard, held_index, digest, out),
+            (
+                ActorId::Node(_),
+                Message::FateQuery {
+                    migration,
+                    shard,
+                    from_epoch,
+                },
+            ) => {
+                let fate = self.fate(migration, shard, from_epoch);
+                out.send(
+                    self.me(),
+                    from,
+                    Some(sender.incarnation),
+                    Message::FateReply {
+                        migration,
+                        shard,
+                        fate,
+                    },
+                );
+                Ok(())
+            }
+            (ActorId::Client(_), Message::RouteQuery { shard }) => {
+                let route = self.routing.get(shard);
+                let owner = route.and_then(|route| {
+                    self.member_address(route.owner)
+                        .map(|address| (route.owner, address))
+                });
+                let epoch = route.map(|route| route.epoch).unwrap_or_default();
+                out.send(
+                    self.me(),
+                    from,
+                    Some(sender.incarnation),
+                    Message::RouteReply {
+                        shard,
+                        owner,
+                        epoch,
+                    },
+                );
+                Ok(())
+            }
+            (_, body) => Err(InputError::UnexpectedMessage {
+                kind: body.kind(),
+                from: sender,
+            }),
+        }
+    }
+
+    fn on_command(
+        &mut self,
+        now: Instant,
+        command: &Command,
+        out: &mut Outbox,
+    ) -> Result<(), InputError> {
+        match command {
+            Command::Decommission { node } => {
+                if !self.members.set_draining(*node, now) {
+                    return Err(InputError::Refused(format!(
+                        "{node} is not a member that can drain"
+                    )));
+                }
+                out.persist(self.members.record_op(*node));
+                self.observe_member(*node, out);
+                self.rebalancer.kick();
+                Ok(())
+            }
+            other => Err(InputError::Refused(format!(
+                "the coordinator does not take {other:?}"
+            ))),
+        }
+    }
+
+    fn observe_member(&self, node: NodeId, out: &mut Outbox) {
+        if let Some(member) = self.members.get(node) {
+            out.observe(Observation::MemberChanged {
+                node,
+                identity: member.identity(),
+                status: member.status_name(),
+            });
+        }
+    }
+
+    /// Cross-structure rules; a failure is a bug in the coordinator.
+    pub fn check_invariants(&self) {
+        self.tracker.check_invariants();
+        for record in self.tracker.active() {
+            let route = self
+                .routing
+                .get(record.shard)
+                .expect("a migrating shard has a route");
+            assert_eq!(
+                route.owner, record.source_node,
+                "active migration of {} not from its owner",
+                record.shard
+            );
+            assert_eq!(
+                route.epoch, record.from_epoch,
+                "active migration of {} from a stale epoch",
+                record.shard
+            );
+        }
+    }
+}
+
+impl Actor for Coordinator {
+    fn handle(
+        &mut self,
+        now: Instant,
+        input: Input<'_>,
+        _entropy: &mut dyn Entropy,
+        out: &mut Outbox,
+    ) -> Result<(), InputError> {
+        if let Input::Boot { disk, address } = input {
+            return self.boot(now, disk, address, out);
+        }
+        if self.identity.is_none() {
+            return Err(InputError::NotBooted);
+        }
+        let result = match input {
+            Input::Boot { .. } => unreachable!("handled above"),
+            Input::Datagram { from, bytes } => self.on_datagram(now, from, bytes, out),
+            Input::Tick => {
+                self.on_tick(now, out);
+                Ok(())
+            }
+            Input::Command(command) => self.on_command(now, command, out),
+        };
+        self.check_invariants();
+        result
+    }
+
+    fn identity(&self) -> Option<PeerIdentity> {
+        self.identity
+    }
+}

@@ -1,0 +1,103 @@
+//! Inputs: everything a driver hands an actor, each with the logical `now`.
+
+use crate::effects::Outbox;
+use crate::entropy::Entropy;
+use crate::ids::{Address, Instant, NodeId, PeerIdentity, ShardId};
+use crate::storage::{CorruptRecord, DiskImage};
+use crate::wire::DecodeError;
+use bytes::Bytes;
+use std::fmt;
+
+#[derive(Clone, Copy, Debug)]
+pub enum Input<'a> {
+    /// First input after every (re)boot: what the disk holds and the address we listen on.
+    Boot {
+        disk: &'a DiskImage,
+        address: Address,
+    },
+    /// One datagram from the network, still encoded.
+    Datagram {
+        from: Address,
+        bytes: &'a [u8],
+    },
+    /// The timer the actor last asked for fired (or fired spuriously: harmless).
+    Tick,
+    Command(&'a Command),
+}
+
+/// Commands from the driver's workload or operator.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Operator to coordinator: drain this node and let it leave.
+    Decommission { node: NodeId },
+    /// Workload to client.
+    Write { shard: ShardId, payload: Bytes },
+    /// Workload to client.
+    Read { shard: ShardId },
+}
+
+/// Input an actor refused. Nothing was lost: the actor's state is as before.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InputError {
+    Decode(DecodeError),
+    CorruptDisk(CorruptRecord),
+    NotBooted,
+    /// A message this actor never accepts (for example a heartbeat sent to a client).
+    UnexpectedMessage {
+        kind: &'static str,
+        from: PeerIdentity,
+    },
+    /// A message meant for an earlier life of this actor, or from a peer identity that
+    /// has since changed: dropped.
+    Stale(String),
+    /// Well-formed input this actor refuses: a command it does not take, a bound reached.
+    Refused(String),
+}
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InputError::Decode(error) => write!(f, "{error}"),
+            InputError::CorruptDisk(error) => write!(f, "{error}"),
+            InputError::NotBooted => write!(f, "input before boot"),
+            InputError::UnexpectedMessage { kind, from } => {
+                write!(f, "unexpected {kind} from {from}")
+            }
+            InputError::Stale(detail) => write!(f, "stale input: {detail}"),
+            InputError::Refused(detail) => write!(f, "refused: {detail}"),
+        }
+    }
+}
+
+impl std::error::Error for InputError {}
+
+impl From<DecodeError> for InputError {
+    fn from(error: DecodeError) -> Self {
+        InputError::Decode(error)
+    }
+}
+
+impl From<CorruptRecord> for InputError {
+    fn from(error: CorruptRecord) -> Self {
+        InputError::CorruptDisk(error)
+    }
+}
+
+/// The one entry point every actor (coordinator, data node, client) offers its driver.
+///
+/// Driver contract: call `handle` with `Input::Boot` first after every (re)boot, then with
+/// datagrams, ticks and commands in any order, always with a non-decreasing `now`. After
+/// each call carry out the outputs in the [`Outbox`] in order: a durable persist must be
+/// on disk before any later output. Keep only the latest `SetTimer`.
+pub trait Actor {
+    fn handle(
+        &mut self,
+        now: Instant,
+        input: Input<'_>,
+        entropy: &mut dyn Entropy,
+        out: &mut Outbox,
+    ) -> Result<(), InputError>;
+
+    /// `None` before the first boot.
+    fn identity(&self) -> Option<PeerIdentity>;
+}

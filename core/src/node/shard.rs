@@ -1,0 +1,33 @@
+//! One shard as a data node holds it: its role, its log, and its live entities.
+
+use crate::ids::{Address, ClientId};
+use crate::log::ShardLog;
+use crate::wire::ShardRole;
+use std::collections::BTreeMap;
+
+#[derive(Clone, Debug)]
+pub struct ShardState {
+    pub role: ShardRole,
+    pub log: ShardLog,
+    /// Clients that wrote here lately: the live entities handed off at cut-over.
+    pub entities: BTreeMap<ClientId, Address>,
+    pub writes_in_window: u64,
+    pub reads_in_window: u64,
+}
+
+impl ShardState {
+    pub fn new(role: ShardRole) -> ShardState {
+        ShardState {
+            role,
+            log: ShardLog::new(),
+            entities: BTreeMap::new(),
+            writes_in_window: 0,
+            reads_in_window: 0,
+        }
+    }
+
+    /// Owned and not fenced: may ack writes at this epoch.
+    pub fn serves(&self) -> bool {
+        matches!(self.role, ShardRole::Owned { .. })
+    }
+}

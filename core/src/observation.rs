@@ -1,0 +1,137 @@
+//! What actors tell the oracle and the trace: facts about what they just did.
+
+use crate::ids::{
+    Epoch, Incarnation, LogIndex, MigrationId, NodeId, PeerIdentity, ShardId, WriteId,
+};
+use crate::log::Digest;
+use crate::phase::{AbortReason, Phase};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Observation {
+    // data node
+    NodeBooted {
+        node: NodeId,
+        incarnation: Incarnation,
+    },
+    WriteAcked {
+        node: NodeId,
+        shard: ShardId,
+        epoch: Epoch,
+        write_id: WriteId,
+        index: LogIndex,
+    },
+    ShardAssigned {
+        node: NodeId,
+        shard: ShardId,
+        epoch: Epoch,
+    },
+    ShardFenced {
+        node: NodeId,
+        shard: ShardId,
+        migration: MigrationId,
+        epoch: Epoch,
+    },
+    HandoffProgress {
+        node: NodeId,
+        shard: ShardId,
+        migration: MigrationId,
+        remaining: u32,
+    },
+    ShardSealed {
+        node: NodeId,
+        shard: ShardId,
+        migration: MigrationId,
+        index: LogIndex,
+        digest: Digest,
+    },
+    ShardUnfenced {
+        node: NodeId,
+        shard: ShardId,
+        migration: MigrationId,
+    },
+    OwnershipTaken {
+        node: NodeId,
+        shard: ShardId,
+        migration: MigrationId,
+        epoch: Epoch,
+    },
+    ShardForwarded {
+        node: NodeId,
+        shard: ShardId,
+        owner: NodeId,
+        epoch: Epoch,
+    },
+    IncomingDiscarded {
+        node: NodeId,
+        shard: ShardId,
+        migration: MigrationId,
+    },
+
+    // coordinator
+    CoordinatorBooted {
+        incarnation: Incarnation,
+        active_migrations: Vec<MigrationId>,
+    },
+    MemberChanged {
+        node: NodeId,
+        identity: PeerIdentity,
+        status: String,
+    },
+    RebalanceSkipped {
+        reason: String,
+    },
+    ShardAllocated {
+        shard: ShardId,
+        owner: NodeId,
+        epoch: Epoch,
+    },
+    MigrationStarted {
+        migration: MigrationId,
+        shard: ShardId,
+        source: PeerIdentity,
+        target: PeerIdentity,
+        from_epoch: Epoch,
+    },
+    MigrationPhase {
+        migration: MigrationId,
+        shard: ShardId,
+        from: Phase,
+        to: Phase,
+    },
+    MigrationAborted {
+        migration: MigrationId,
+        shard: ShardId,
+        reason: AbortReason,
+    },
+    RoutingCommitted {
+        migration: MigrationId,
+        shard: ShardId,
+        owner: NodeId,
+        epoch: Epoch,
+        sealed_index: LogIndex,
+        sealed_digest: Digest,
+        target_held_index: LogIndex,
+        target_digest: Digest,
+        target_at_start: PeerIdentity,
+        target_now: PeerIdentity,
+        pause_ms: u64,
+        budget_ms: u64,
+    },
+
+    // client
+    ClientAcked {
+        write_id: WriteId,
+        shard: ShardId,
+        index: LogIndex,
+    },
+    ClientGaveUp {
+        write_id: WriteId,
+        shard: ShardId,
+    },
+
+    /// Any actor: input from outside that it refused (bad bytes, stale or unknown message).
+    InputRejected {
+        reason: String,
+    },
+}

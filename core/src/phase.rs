@@ -1,0 +1,83 @@
+//! The phases of one shard migration and the only legal order between them.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Phase {
+    /// The source streams its log up to a snapshot index in bounded chunks.
+    BaseCopy,
+    /// The source streams new writes until the target's lag is under the threshold.
+    CatchUp,
+    /// The source is fenced, hands off its entities and seals; the coordinator commits.
+    CutOver,
+    Complete,
+    Failed,
+}
+
+impl Phase {
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Phase::Complete | Phase::Failed)
+    }
+
+    /// Base copy, catch-up, cut-over, complete; or failed from any non-terminal phase.
+    pub fn can_advance_to(self, next: Phase) -> bool {
+        matches!(
+            (self, next),
+            (Phase::BaseCopy, Phase::CatchUp)
+                | (Phase::CatchUp, Phase::CutOver)
+                | (Phase::CutOver, Phase::Complete)
+                | (
+                    Phase::BaseCopy | Phase::CatchUp | Phase::CutOver,
+                    Phase::Failed
+                )
+        )
+    }
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            Phase::BaseCopy => "base_copy",
+            Phase::CatchUp => "catch_up",
+            Phase::CutOver => "cut_over",
+            Phase::Complete => "complete",
+            Phase::Failed => "failed",
+        };
+        f.write_str(name)
+    }
+}
+
+/// Why the coordinator aborted a migration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum AbortReason {
+    Timeout,
+    WritePauseBudget,
+    TargetIdentityChanged,
+    SourceIdentityChanged,
+    SourceRefused,
+    SealMismatch,
+    /// The coordinator restarted and cannot know the in-memory progress.
+    CoordinatorRecovered,
+    /// A member left (down or decommissioned) while taking part.
+    MemberLost,
+}
+
+/// An illegal phase transition: a typed error, never a panic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IllegalTransition {
+    pub from: Phase,
+    pub to: Phase,
+}
+
+impl fmt::Display for IllegalTransition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "illegal migration transition {} -> {}",
+            self.from, self.to
+        )
+    }
+}
+
+impl std::error::Error for IllegalTransition {}

@@ -1,0 +1,135 @@
+//! The load-based planner: weighted score over bytes, writes/s, reads/s and shard count;
+//! moves from the hottest node to the coldest.
+
+use super::{Move, MoveBudget};
+use crate::config::{LoadWeights, MigrationCaps};
+use crate::ids::{NodeId, ShardId};
+use crate::load::ClusterView;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Each shard's contribution to its owner's score. Every term is normalised by the
+/// cluster's mean per accepting node, so the weights compare unlike units; a node's score
+/// is the sum of its shards' scores, which makes a planned move's effect exact.
+pub fn shard_scores(view: &ClusterView, weights: &LoadWeights) -> Vec<f64> {
+    let nodes = view
+        .nodes
+        .iter()
+        .filter(|node| node.accepts_shards)
+        .count()
+        .max(1) as f64;
+    let (mut bytes, mut writes, mut reads) = (0u64, 0u64, 0u64);
+    for shard in &view.shards {
+        bytes += shard.load.bytes;
+        writes += shard.load.writes_per_s;
+        reads += shard.load.reads_per_s;
+    }
+    let per_unit = |total: u64, weight: f64| {
+        if total == 0 {
+            0.0
+        } else {
+            weight * nodes / total as f64
+        }
+    };
+    let byte_unit = per_unit(bytes, weights.bytes);
+    let write_unit = per_unit(writes, weights.writes_per_s);
+    let read_unit = per_unit(reads, weights.reads_per_s);
+    let count_unit = per_unit(view.shards.len() as u64, weights.shard_count);
+    view.shards
+        .iter()
+        .map(|shard| {
+            byte_unit * shard.load.bytes as f64
+                + write_unit * shard.load.writes_per_s as f64
+                + read_unit * shard.load.reads_per_s as f64
+                + count_unit
+        })
+        .collect()
+}
+
+/// Repeatedly: take the hottest node (ties to the lowest id) and the coldest accepting
+/// node; stop when their gap is within `threshold` x the mean score; otherwise move the
+/// hottest's largest movable shard whose score is at most half the gap (ties to the
+/// lowest shard id), so the target ends no hotter than the source: no overshoot and no
+/// ping-pong. A hottest node with no such shard is set aside for this tick.
+///
+/// Complexity: O(S log S + moves * (N + S/N)) for S shards on N nodes.
+pub fn plan_load_based(
+    view: &ClusterView,
+    weights: &LoadWeights,
+    threshold: f64,
+    caps: MigrationCaps,
+) -> Vec<Move> {
+    let scores = shard_scores(view, weights);
+    let accepting: BTreeSet<NodeId> = view
+        .nodes
+        .iter()
+        .filter(|node| node.accepts_shards)
+        .map(|node| node.node)
+        .collect();
+    if accepting.len() < 2 {
+        return Vec::new();
+    }
+    let mut node_score: BTreeMap<NodeId, f64> =
+        view.nodes.iter().map(|node| (node.node, 0.0)).collect();
+    // Movable shards per node, sorted by descending score then ascending id.
+    let mut movable: BTreeMap<NodeId, Vec<(f64, ShardId)>> = BTreeMap::new();
+    for (shard, score) in view.shards.iter().zip(&scores) {
+        if let Some(total) = node_score.get_mut(&shard.owner) {
+            *total += score;
+            if !shard.migrating {
+                movable
+                    .entry(shard.owner)
+                    .or_default()
+                    .push((*score, shard.shard));
+            }
+        }
+    }
+    for shards in movable.values_mut() {
+        shards.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    }
+    let mean = accepting.iter().map(|node| node_score[node]).sum::<f64>() / accepting.len() as f64;
+    let mut budget = MoveBudget::new(view, caps);
+    let mut set_aside: BTreeSet<NodeId> = BTreeSet::new();
+    let mut moves = Vec::new();
+    while !budget.exhausted() {
+        let hottest = node_score
+            .iter()
+            .filter(|(node, _)| !set_aside.contains(*node) && budget.node_has_room(**node))
+            .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(a.0)))
+            .map(|(node, score)| (*node, *score));
+        let Some((from, from_score)) = hottest else {
+            break;
+        };
+        let coldest = node_score
+            .iter()
+            .filter(|(node, _)| accepting.contains(*node) && budget.allows(from, **node))
+            .min_by(|a, b| a.1.total_cmp(b.1).then(a.0.cmp(b.0)))
+            .map(|(node, score)| (*node, *score));
+        let Some((to, to_score)) = coldest else {
+            set_aside.insert(from);
+            continue;
+        };
+        let gap = from_score - to_score;
+        if gap <= threshold * mean {
+            if accepting.contains(&from) {
+                break;
+            }
+            set_aside.insert(from);
+            continue;
+        }
+        let half_gap = gap / 2.0;
+        let shards = movable.entry(from).or_default();
+        let Some(position) = shards
+            .iter()
+            .position(|(score, _)| *score <= half_gap && *score > 0.0)
+        else {
+            set_aside.insert(from);
+            continue;
+        };
+        let (score, shard) = shards.remove(position);
+        budget.spend(from, to);
+        *node_score.get_mut(&from).expect("scored") -= score;
+        *node_score.get_mut(&to).expect("scored") += score;
+        moves.push(Move { shard, from, to });
+    }
+    moves
+}

@@ -1,0 +1,1 @@
+//! Cross-crate seeded simulations and properties live in tests/tests/.
