@@ -7,9 +7,7 @@
 use crate::config::ProtocolConfig;
 use crate::effects::Outbox;
 use crate::entropy::Entropy;
-use crate::ids::{
-    ActorId, Address, ClientId, Epoch, Instant, NodeId, PeerIdentity, ShardId, WriteId,
-};
+use crate::ids::{ActorId, Address, ClientId, Epoch, Instant, NodeId, PeerIdentity, ShardId, WriteId};
 use crate::input::{Actor, Command, Input, InputError};
 use crate::node::next_incarnation;
 use crate::observation::Observation;
@@ -89,11 +87,7 @@ impl Client {
         out: &mut Outbox,
     ) -> Result<(), InputError> {
         let incarnation = next_incarnation(disk, StorageKey::ClientMeta, out)?;
-        self.identity = Some(PeerIdentity {
-            actor: ActorId::Client(self.client),
-            address,
-            incarnation,
-        });
+        self.identity = Some(PeerIdentity { actor: ActorId::Client(self.client), address, incarnation });
         self.routes.clear();
         self.pending.clear();
         self.route_queried_at.clear();
@@ -102,31 +96,17 @@ impl Client {
         Ok(())
     }
 
-    fn on_command(
-        &mut self,
-        now: Instant,
-        command: &Command,
-        out: &mut Outbox,
-    ) -> Result<(), InputError> {
+    fn on_command(&mut self, now: Instant, command: &Command, out: &mut Outbox) -> Result<(), InputError> {
         match command {
             Command::Write { shard, payload } => {
                 if self.pending.len() >= self.config.client_pending_writes_max {
-                    return Err(InputError::Refused(
-                        "client has too many writes pending".to_string(),
-                    ));
+                    return Err(InputError::Refused("client has too many writes pending".to_string()));
                 }
                 self.next_sequence += 1;
-                let write_id = WriteId {
-                    client: self.client,
-                    incarnation: self.me().incarnation,
-                    sequence: self.next_sequence,
-                };
-                let pending = PendingWrite {
-                    shard: *shard,
-                    payload: payload.clone(),
-                    attempts: 0,
-                    next_attempt_at: now,
-                };
+                let write_id =
+                    WriteId { client: self.client, incarnation: self.me().incarnation, sequence: self.next_sequence };
+                let pending =
+                    PendingWrite { shard: *shard, payload: payload.clone(), attempts: 0, next_attempt_at: now };
                 self.pending.insert(write_id, pending);
                 self.attempt(now, write_id, out);
                 Ok(())
@@ -134,36 +114,25 @@ impl Client {
             Command::Read { shard } => {
                 match self.routes.get(shard) {
                     Some(route) => {
-                        let read = Message::Read {
-                            shard: *shard,
-                            epoch: route.epoch,
-                            client: self.client,
-                        };
+                        let read = Message::Read { shard: *shard, epoch: route.epoch, client: self.client };
                         out.send(self.me(), route.address, None, read);
                     }
                     None => self.query_route(now, *shard, out),
                 }
                 Ok(())
             }
-            Command::Decommission { .. } => Err(InputError::Refused(
-                "a client does not decommission nodes".to_string(),
-            )),
+            Command::Decommission { .. } => {
+                Err(InputError::Refused("a client does not decommission nodes".to_string()))
+            }
         }
     }
 
     fn query_route(&mut self, now: Instant, shard: ShardId, out: &mut Outbox) {
-        let recently = self
-            .route_queried_at
-            .get(&shard)
-            .is_some_and(|at| now.ms_since(*at) < self.config.client_route_query_ms);
+        let recently =
+            self.route_queried_at.get(&shard).is_some_and(|at| now.ms_since(*at) < self.config.client_route_query_ms);
         if !recently {
             self.route_queried_at.insert(shard, now);
-            out.send(
-                self.me(),
-                self.config.coordinator_address,
-                None,
-                Message::RouteQuery { shard },
-            );
+            out.send(self.me(), self.config.coordinator_address, None, Message::RouteQuery { shard });
         }
     }
 
@@ -190,12 +159,7 @@ impl Client {
         let pending = self.pending.get_mut(&write_id).expect("present");
         pending.attempts += 1;
         pending.next_attempt_at = now.plus_ms(self.config.client_write_timeout_ms);
-        let write = Message::Write {
-            shard,
-            epoch: route.epoch,
-            write_id,
-            payload: pending.payload.clone(),
-        };
+        let write = Message::Write { shard, epoch: route.epoch, write_id, payload: pending.payload.clone() };
         out.send(self.me(), route.address, None, write);
     }
 
@@ -213,51 +177,20 @@ impl Client {
         entropy: &mut dyn Entropy,
     ) -> Result<(), InputError> {
         let envelope = decode(bytes)?;
-        if envelope
-            .to_incarnation
-            .is_some_and(|incarnation| incarnation != self.me().incarnation)
-        {
-            return Err(InputError::Stale(format!(
-                "{} meant for an earlier life",
-                envelope.body.kind()
-            )));
+        if envelope.to_incarnation.is_some_and(|incarnation| incarnation != self.me().incarnation) {
+            return Err(InputError::Stale(format!("{} meant for an earlier life", envelope.body.kind())));
         }
-        let backoff_ms =
-            self.config.client_backoff_ms + entropy.below(self.config.client_backoff_ms.max(1));
+        let backoff_ms = self.config.client_backoff_ms + entropy.below(self.config.client_backoff_ms.max(1));
         match envelope.body {
-            Message::WriteAck {
-                shard,
-                write_id,
-                index,
-                ..
-            } => {
+            Message::WriteAck { shard, write_id, index, .. } => {
                 if self.pending.remove(&write_id).is_some() {
                     self.acked_total += 1;
-                    out.observe(Observation::ClientAcked {
-                        write_id,
-                        shard,
-                        index,
-                    });
+                    out.observe(Observation::ClientAcked { write_id, shard, index });
                 }
             }
-            Message::WriteRejected {
-                shard,
-                write_id,
-                rejection,
-            } => match rejection {
-                Rejection::Moved {
-                    owner,
-                    address,
-                    epoch,
-                } => {
-                    self.learn_route(
-                        shard,
-                        CachedRoute {
-                            owner,
-                            address,
-                            epoch,
-                        },
-                    );
+            Message::WriteRejected { shard, write_id, rejection } => match rejection {
+                Rejection::Moved { owner, address, epoch } => {
+                    self.learn_route(shard, CachedRoute { owner, address, epoch });
                     self.retry_after(now, write_id, 0);
                 }
                 Rejection::NotOwner | Rejection::StaleEpoch { .. } => {
@@ -265,29 +198,12 @@ impl Client {
                     self.query_route(now, shard, out);
                     self.retry_after(now, write_id, backoff_ms);
                 }
-                Rejection::Fenced | Rejection::Overloaded => {
-                    self.retry_after(now, write_id, backoff_ms)
-                }
+                Rejection::Fenced | Rejection::Overloaded => self.retry_after(now, write_id, backoff_ms),
             },
-            Message::RouteReply {
-                shard,
-                owner: Some((owner, address)),
-                epoch,
-            } => {
-                self.learn_route(
-                    shard,
-                    CachedRoute {
-                        owner,
-                        address,
-                        epoch,
-                    },
-                );
-                let waiting: Vec<WriteId> = self
-                    .pending
-                    .iter()
-                    .filter(|(_, pending)| pending.shard == shard)
-                    .map(|(id, _)| *id)
-                    .collect();
+            Message::RouteReply { shard, owner: Some((owner, address)), epoch } => {
+                self.learn_route(shard, CachedRoute { owner, address, epoch });
+                let waiting: Vec<WriteId> =
+                    self.pending.iter().filter(|(_, pending)| pending.shard == shard).map(|(id, _)| *id).collect();
                 for write_id in waiting {
                     self.retry_after(now, write_id, 0);
                 }
@@ -299,43 +215,27 @@ impl Client {
             Message::ShardMoving { shard } => {
                 // Entity handoff: the shard is pausing; hold its writes and re-route later.
                 self.routes.remove(&shard);
-                let holding: Vec<WriteId> = self
-                    .pending
-                    .iter()
-                    .filter(|(_, pending)| pending.shard == shard)
-                    .map(|(id, _)| *id)
-                    .collect();
+                let holding: Vec<WriteId> =
+                    self.pending.iter().filter(|(_, pending)| pending.shard == shard).map(|(id, _)| *id).collect();
                 for write_id in holding {
                     self.retry_after(now, write_id, backoff_ms);
                 }
             }
-            body => {
-                return Err(InputError::UnexpectedMessage {
-                    kind: body.kind(),
-                    from: envelope.from,
-                })
-            }
+            body => return Err(InputError::UnexpectedMessage { kind: body.kind(), from: envelope.from }),
         }
         Ok(())
     }
 
     fn learn_route(&mut self, shard: ShardId, route: CachedRoute) {
-        let newer = self
-            .routes
-            .get(&shard)
-            .is_none_or(|current| route.epoch >= current.epoch);
+        let newer = self.routes.get(&shard).is_none_or(|current| route.epoch >= current.epoch);
         if newer {
             self.routes.insert(shard, route);
         }
     }
 
     fn on_tick(&mut self, now: Instant, out: &mut Outbox) {
-        let due: Vec<WriteId> = self
-            .pending
-            .iter()
-            .filter(|(_, pending)| pending.next_attempt_at <= now)
-            .map(|(id, _)| *id)
-            .collect();
+        let due: Vec<WriteId> =
+            self.pending.iter().filter(|(_, pending)| pending.next_attempt_at <= now).map(|(id, _)| *id).collect();
         for write_id in due {
             self.attempt(now, write_id, out);
         }

@@ -1,5 +1,6 @@
 //! Every knob and bound of the protocol, with its unit last in its name.
 
+use crate::canary::Canary;
 use crate::ids::Address;
 use serde::{Deserialize, Serialize};
 
@@ -14,12 +15,7 @@ pub struct LoadWeights {
 
 impl Default for LoadWeights {
     fn default() -> Self {
-        LoadWeights {
-            bytes: 0.3,
-            writes_per_s: 0.4,
-            reads_per_s: 0.1,
-            shard_count: 0.2,
-        }
+        LoadWeights { bytes: 0.3, writes_per_s: 0.4, reads_per_s: 0.1, shard_count: 0.2 }
     }
 }
 
@@ -41,11 +37,7 @@ pub struct MigrationCaps {
 
 impl Default for MigrationCaps {
     fn default() -> Self {
-        MigrationCaps {
-            active_total_max: 4,
-            active_per_node_max: 1,
-            moves_per_tick_max: 2,
-        }
+        MigrationCaps { active_total_max: 4, active_per_node_max: 1, moves_per_tick_max: 2 }
     }
 }
 
@@ -60,11 +52,7 @@ pub struct LeastShardConfig {
 
 impl Default for LeastShardConfig {
     fn default() -> Self {
-        LeastShardConfig {
-            rebalance_threshold_shards: 1,
-            absolute_limit_shards: 2,
-            relative_limit: 0.1,
-        }
+        LeastShardConfig { rebalance_threshold_shards: 1, absolute_limit_shards: 2, relative_limit: 0.1 }
     }
 }
 
@@ -120,6 +108,25 @@ pub struct ProtocolConfig {
     pub client_write_attempts_max: u32,
     pub client_backoff_ms: u64,
     pub client_route_query_ms: u64,
+
+    /// Planted bugs to turn on; empty in every real configuration.
+    pub canaries: Vec<Canary>,
+}
+
+impl ProtocolConfig {
+    pub fn has_canary(&self, canary: Canary) -> bool {
+        self.canaries.contains(&canary)
+    }
+
+    /// The caps the control plane enforces (none, under the `CapsIgnored` canary).
+    pub fn enforced_caps(&self) -> MigrationCaps {
+        if self.has_canary(Canary::CapsIgnored) {
+            let unbounded = usize::MAX / 4;
+            MigrationCaps { active_total_max: unbounded, active_per_node_max: unbounded, moves_per_tick_max: unbounded }
+        } else {
+            self.caps
+        }
+    }
 }
 
 impl Default for ProtocolConfig {
@@ -161,6 +168,7 @@ impl Default for ProtocolConfig {
             client_write_attempts_max: 20,
             client_backoff_ms: 40,
             client_route_query_ms: 100,
+            canaries: Vec::new(),
         }
     }
 }

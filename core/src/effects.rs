@@ -36,23 +36,9 @@ impl Outbox {
     }
 
     /// Encodes `body` in an envelope from `from` and queues it for `to`.
-    pub fn send(
-        &mut self,
-        from: PeerIdentity,
-        to: Address,
-        to_incarnation: Option<Incarnation>,
-        body: Message,
-    ) {
-        let envelope = Envelope {
-            version: PROTOCOL_VERSION,
-            from,
-            to_incarnation,
-            body,
-        };
-        self.outputs.push(Output::Send {
-            to,
-            bytes: encode(&envelope),
-        });
+    pub fn send(&mut self, from: PeerIdentity, to: Address, to_incarnation: Option<Incarnation>, body: Message) {
+        let envelope = Envelope { version: PROTOCOL_VERSION, from, to_incarnation, body };
+        self.outputs.push(Output::Send { to, bytes: encode(&envelope) });
     }
 
     pub fn persist(&mut self, op: StorageOp) {

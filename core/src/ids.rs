@@ -63,9 +63,7 @@ impl LogIndex {
 }
 
 /// An IPv4 socket address, kept as plain data so the core never touches `std::net`.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Address {
     pub ip: [u8; 4],
     pub port: u16,
@@ -132,9 +130,7 @@ impl fmt::Display for WriteId {
 }
 
 /// Logical time in milliseconds, handed in by the driver with every input.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Instant(pub u64);
 
 impl Instant {

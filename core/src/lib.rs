@@ -9,6 +9,7 @@
 //! The pure parts stand alone: the [`planner`]s, the [`rebalancer`] gate, the migration
 //! [`tracker`] and the [`phase`] order, the [`wire`] format and the [`storage`] records.
 
+pub mod canary;
 pub mod client;
 pub mod config;
 pub mod coordinator;

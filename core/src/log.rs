@@ -7,9 +7,7 @@ use std::collections::BTreeMap;
 
 /// Rolling FNV-1a-style digest of a log prefix: equal digests at equal indexes mean equal
 /// logs (up to hash collisions), so a cut-over can compare source and target cheaply.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Digest(pub u64);
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
@@ -52,10 +50,7 @@ pub struct ShardLog {
 
 impl ShardLog {
     pub fn new() -> ShardLog {
-        ShardLog {
-            digest: Digest::EMPTY,
-            ..ShardLog::default()
-        }
+        ShardLog { digest: Digest::EMPTY, ..ShardLog::default() }
     }
 
     pub fn last_index(&self) -> LogIndex {

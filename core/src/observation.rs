@@ -1,8 +1,6 @@
 //! What actors tell the oracle and the trace: facts about what they just did.
 
-use crate::ids::{
-    Epoch, Incarnation, LogIndex, MigrationId, NodeId, PeerIdentity, ShardId, WriteId,
-};
+use crate::ids::{Epoch, Incarnation, LogIndex, MigrationId, NodeId, PeerIdentity, ShardId, WriteId};
 use crate::log::Digest;
 use crate::phase::{AbortReason, Phase};
 use serde::{Deserialize, Serialize};

@@ -27,10 +27,7 @@ impl Phase {
             (Phase::BaseCopy, Phase::CatchUp)
                 | (Phase::CatchUp, Phase::CutOver)
                 | (Phase::CutOver, Phase::Complete)
-                | (
-                    Phase::BaseCopy | Phase::CatchUp | Phase::CutOver,
-                    Phase::Failed
-                )
+                | (Phase::BaseCopy | Phase::CatchUp | Phase::CutOver, Phase::Failed)
         )
     }
 }
@@ -72,11 +69,7 @@ pub struct IllegalTransition {
 
 impl fmt::Display for IllegalTransition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "illegal migration transition {} -> {}",
-            self.from, self.to
-        )
+        write!(f, "illegal migration transition {} -> {}", self.from, self.to)
     }
 }
 

@@ -50,18 +50,12 @@ impl Rebalancer {
         self.kicked
     }
 
-    pub fn decide(
-        &mut self,
-        now: Instant,
-        gate: GateInputs,
-        timing: RebalancerTiming,
-    ) -> TickDecision {
+    pub fn decide(&mut self, now: Instant, gate: GateInputs, timing: RebalancerTiming) -> TickDecision {
         let due = match self.last_sweep_at {
             None => true,
             Some(last) => {
                 let elapsed_ms = now.ms_since(last);
-                elapsed_ms >= timing.interval_ms
-                    || (self.kicked && elapsed_ms >= timing.min_interval_ms)
+                elapsed_ms >= timing.interval_ms || (self.kicked && elapsed_ms >= timing.min_interval_ms)
             }
         };
         if !due {

@@ -44,10 +44,7 @@ impl RoutingTable {
     /// Sets a route. Epochs never go back: a lower epoch is a bug in the caller.
     pub fn set(&mut self, shard: ShardId, route: Route) -> StorageOp {
         if let Some(current) = self.routes.get(&shard) {
-            assert!(
-                route.epoch > current.epoch,
-                "routing epoch of {shard} would go back"
-            );
+            assert!(route.epoch > current.epoch, "routing epoch of {shard} would go back");
         }
         self.routes.insert(shard, route);
         put(StorageKey::Route(shard), &route)

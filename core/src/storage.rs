@@ -56,8 +56,7 @@ pub fn apply(disk: &mut DiskImage, op: &StorageOp) {
             disk.remove(key);
         }
         StorageOp::ClearShardLog { shard } => {
-            let range = StorageKey::LogEntry(*shard, LogIndex(0))
-                ..=StorageKey::LogEntry(*shard, LogIndex(u64::MAX));
+            let range = StorageKey::LogEntry(*shard, LogIndex(0))..=StorageKey::LogEntry(*shard, LogIndex(u64::MAX));
             let doomed: Vec<StorageKey> = disk.range(range).map(|(key, _)| *key).collect();
             for key in doomed {
                 disk.remove(&key);
@@ -86,19 +85,10 @@ pub fn encode_record<T: Serialize>(record: &T) -> Bytes {
     Bytes::from(postcard::to_allocvec(record).expect("records serialize"))
 }
 
-pub fn decode_record<T: DeserializeOwned>(
-    key: StorageKey,
-    value: &[u8],
-) -> Result<T, CorruptRecord> {
-    postcard::from_bytes(value).map_err(|error| CorruptRecord {
-        key,
-        detail: error.to_string(),
-    })
+pub fn decode_record<T: DeserializeOwned>(key: StorageKey, value: &[u8]) -> Result<T, CorruptRecord> {
+    postcard::from_bytes(value).map_err(|error| CorruptRecord { key, detail: error.to_string() })
 }
 
 pub fn put<T: Serialize>(key: StorageKey, record: &T) -> StorageOp {
-    StorageOp::Put {
-        key,
-        value: encode_record(record),
-    }
+    StorageOp::Put { key, value: encode_record(record) }
 }

@@ -86,6 +86,8 @@ pub struct MigrationTracker {
     /// Oldest first, so pruning keeps the newest terminal records.
     terminal_order: VecDeque<MigrationId>,
     next_id: MigrationId,
+    /// The `PhaseShortcut` canary: base copy may jump to cut-over.
+    allow_phase_shortcut: bool,
 }
 
 impl MigrationTracker {
@@ -98,7 +100,14 @@ impl MigrationTracker {
             active_by_node: BTreeMap::new(),
             terminal_order: VecDeque::new(),
             next_id: MigrationId(1),
+            allow_phase_shortcut: false,
         }
+    }
+
+    /// Plants the `PhaseShortcut` canary: base copy may jump straight to cut-over.
+    pub fn with_phase_shortcut(mut self, allowed: bool) -> MigrationTracker {
+        self.allow_phase_shortcut = allowed;
+        self
     }
 
     /// Rebuilds the tracker from persisted records. Caps are not re-checked (they may
@@ -115,10 +124,7 @@ impl MigrationTracker {
         sorted.sort_by_key(|record| record.id);
         for record in sorted {
             if record.id >= next_id {
-                return Err(TrackerError::CorruptState(format!(
-                    "{} at or past next id {}",
-                    record.id, next_id
-                )));
+                return Err(TrackerError::CorruptState(format!("{} at or past next id {}", record.id, next_id)));
             }
             if record.phase.is_terminal() {
                 tracker.terminal_order.push_back(record.id);
@@ -129,14 +135,8 @@ impl MigrationTracker {
                         active, record.id, record.shard
                     )));
                 }
-                *tracker
-                    .active_by_node
-                    .entry(record.source_node)
-                    .or_default() += 1;
-                *tracker
-                    .active_by_node
-                    .entry(record.target_node)
-                    .or_default() += 1;
+                *tracker.active_by_node.entry(record.source_node).or_default() += 1;
+                *tracker.active_by_node.entry(record.target_node).or_default() += 1;
             }
             tracker.records.insert(record.id, record);
         }
@@ -153,15 +153,11 @@ impl MigrationTracker {
     }
 
     pub fn active_for_shard(&self, shard: ShardId) -> Option<&MigrationRecord> {
-        self.active_by_shard
-            .get(&shard)
-            .and_then(|id| self.records.get(id))
+        self.active_by_shard.get(&shard).and_then(|id| self.records.get(id))
     }
 
     pub fn active(&self) -> impl Iterator<Item = &MigrationRecord> {
-        self.active_by_shard
-            .values()
-            .filter_map(|id| self.records.get(id))
+        self.active_by_shard.values().filter_map(|id| self.records.get(id))
     }
 
     pub fn active_ids(&self) -> Vec<MigrationId> {
@@ -183,11 +179,7 @@ impl MigrationTracker {
     }
 
     pub fn active_by_node(&self) -> Vec<(NodeId, usize)> {
-        self.active_by_node
-            .iter()
-            .filter(|(_, count)| **count > 0)
-            .map(|(node, count)| (*node, *count))
-            .collect()
+        self.active_by_node.iter().filter(|(_, count)| **count > 0).map(|(node, count)| (*node, *count)).collect()
     }
 
     pub fn caps(&self) -> MigrationCaps {
@@ -195,20 +187,12 @@ impl MigrationTracker {
     }
 
     /// Whether `begin` would accept a migration between these nodes for this shard.
-    pub fn admits(
-        &self,
-        shard: ShardId,
-        source: NodeId,
-        target: NodeId,
-    ) -> Result<(), TrackerError> {
+    pub fn admits(&self, shard: ShardId, source: NodeId, target: NodeId) -> Result<(), TrackerError> {
         if source == target {
             return Err(TrackerError::SourceIsTarget { node: source });
         }
         if let Some(active) = self.active_by_shard.get(&shard) {
-            return Err(TrackerError::ShardBusy {
-                shard,
-                active: *active,
-            });
+            return Err(TrackerError::ShardBusy { shard, active: *active });
         }
         if self.active_total() >= self.caps.active_total_max {
             return Err(TrackerError::TotalCapReached);
@@ -231,8 +215,7 @@ impl MigrationTracker {
         from_epoch: Epoch,
         now: Instant,
     ) -> Result<MigrationId, TrackerError> {
-        let (ActorId::Node(source_node), ActorId::Node(target_node)) = (source.actor, target.actor)
-        else {
+        let (ActorId::Node(source_node), ActorId::Node(target_node)) = (source.actor, target.actor) else {
             return Err(TrackerError::NotDataNodes);
         };
         self.admits(shard, source_node, target_node)?;
@@ -261,18 +244,11 @@ impl MigrationTracker {
     }
 
     /// Moves a migration to `to` if that is legal; returns the phase it left.
-    pub fn advance(
-        &mut self,
-        id: MigrationId,
-        to: Phase,
-        now: Instant,
-    ) -> Result<Phase, TrackerError> {
-        let record = self
-            .records
-            .get_mut(&id)
-            .ok_or(TrackerError::UnknownMigration { migration: id })?;
+    pub fn advance(&mut self, id: MigrationId, to: Phase, now: Instant) -> Result<Phase, TrackerError> {
+        let record = self.records.get_mut(&id).ok_or(TrackerError::UnknownMigration { migration: id })?;
         let from = record.phase;
-        if !from.can_advance_to(to) {
+        let shortcut = self.allow_phase_shortcut && from == Phase::BaseCopy && to == Phase::CutOver;
+        if !from.can_advance_to(to) && !shortcut {
             return Err(TrackerError::Illegal(IllegalTransition { from, to }));
         }
         record.phase = to;
@@ -283,10 +259,7 @@ impl MigrationTracker {
             let (shard, source, target) = (record.shard, record.source_node, record.target_node);
             self.active_by_shard.remove(&shard);
             for node in [source, target] {
-                let count = self
-                    .active_by_node
-                    .get_mut(&node)
-                    .expect("active migration counted on its nodes");
+                let count = self.active_by_node.get_mut(&node).expect("active migration counted on its nodes");
                 *count -= 1;
                 if *count == 0 {
                     self.active_by_node.remove(&node);
@@ -298,17 +271,9 @@ impl MigrationTracker {
         Ok(from)
     }
 
-    pub fn fail(
-        &mut self,
-        id: MigrationId,
-        reason: AbortReason,
-        now: Instant,
-    ) -> Result<Phase, TrackerError> {
+    pub fn fail(&mut self, id: MigrationId, reason: AbortReason, now: Instant) -> Result<Phase, TrackerError> {
         let from = self.advance(id, Phase::Failed, now)?;
-        self.records
-            .get_mut(&id)
-            .expect("just advanced")
-            .abort_reason = Some(reason);
+        self.records.get_mut(&id).expect("just advanced").abort_reason = Some(reason);
         Ok(from)
     }
 
@@ -324,19 +289,14 @@ impl MigrationTracker {
         while self.terminal_order.len() > self.terminal_kept_max {
             let id = self.terminal_order.pop_front().expect("length checked");
             self.records.remove(&id);
-            ops.push(StorageOp::Delete {
-                key: StorageKey::Migration(id),
-            });
+            ops.push(StorageOp::Delete { key: StorageKey::Migration(id) });
         }
         ops
     }
 
     /// The op that persists one record as it is now.
     pub fn record_op(&self, id: MigrationId) -> StorageOp {
-        put(
-            StorageKey::Migration(id),
-            self.records.get(&id).expect("persisting a known migration"),
-        )
+        put(StorageKey::Migration(id), self.records.get(&id).expect("persisting a known migration"))
     }
 
     /// The tracker's own rules; a failure is a bug in this module.
@@ -345,26 +305,12 @@ impl MigrationTracker {
         for (shard, id) in &self.active_by_shard {
             let record = &self.records[id];
             assert_eq!(record.shard, *shard, "active index points at another shard");
-            assert!(
-                !record.phase.is_terminal(),
-                "terminal migration {id} indexed as active"
-            );
+            assert!(!record.phase.is_terminal(), "terminal migration {id} indexed as active");
             *per_node.entry(record.source_node).or_default() += 1;
             *per_node.entry(record.target_node).or_default() += 1;
         }
-        let active_records = self
-            .records
-            .values()
-            .filter(|record| !record.phase.is_terminal())
-            .count();
-        assert_eq!(
-            active_records,
-            self.active_by_shard.len(),
-            "a non-terminal migration is not indexed"
-        );
-        assert_eq!(
-            per_node, self.active_by_node,
-            "per-node active counts drifted"
-        );
+        let active_records = self.records.values().filter(|record| !record.phase.is_terminal()).count();
+        assert_eq!(active_records, self.active_by_shard.len(), "a non-terminal migration is not indexed");
+        assert_eq!(per_node, self.active_by_node, "per-node active counts drifted");
     }
 }

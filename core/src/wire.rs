@@ -2,8 +2,7 @@
 //! postcard. Decoding never panics; it returns a [`DecodeError`].
 
 use crate::ids::{
-    Address, ClientId, Epoch, Incarnation, LogIndex, MigrationId, NodeId, PeerIdentity, ShardId,
-    WriteId,
+    Address, ClientId, Epoch, Incarnation, LogIndex, MigrationId, NodeId, PeerIdentity, ShardId, WriteId,
 };
 use crate::load::{NodeLoad, ShardLoad};
 use crate::log::{Digest, LogEntry};
@@ -53,9 +52,7 @@ impl ShardRole {
     /// The epoch this node has seen for the shard.
     pub fn epoch(&self) -> Epoch {
         match *self {
-            ShardRole::Owned { epoch }
-            | ShardRole::Fenced { epoch, .. }
-            | ShardRole::Forwarding { epoch, .. } => epoch,
+            ShardRole::Owned { epoch } | ShardRole::Fenced { epoch, .. } | ShardRole::Forwarding { epoch, .. } => epoch,
             ShardRole::Incoming { from_epoch, .. } => from_epoch,
         }
     }
@@ -88,11 +85,7 @@ pub struct SourceProgress {
 pub enum Fate {
     InProgress,
     Aborted,
-    Committed {
-        owner: NodeId,
-        address: Address,
-        epoch: Epoch,
-    },
+    Committed { owner: NodeId, address: Address, epoch: Epoch },
 }
 
 /// Why a data node refused a client request.
@@ -105,11 +98,7 @@ pub enum Rejection {
     /// The shard is fenced for a cut-over; retry shortly.
     Fenced,
     /// The shard moved; here is where.
-    Moved {
-        owner: NodeId,
-        address: Address,
-        epoch: Epoch,
-    },
+    Moved { owner: NodeId, address: Address, epoch: Epoch },
     /// A bound was reached (log full).
     Overloaded,
 }
@@ -287,10 +276,7 @@ impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DecodeError::TooLarge { length_bytes } => {
-                write!(
-                    f,
-                    "datagram of {length_bytes} bytes exceeds {DATAGRAM_BYTES_MAX}"
-                )
+                write!(f, "datagram of {length_bytes} bytes exceeds {DATAGRAM_BYTES_MAX}")
             }
             DecodeError::Malformed(detail) => write!(f, "malformed datagram: {detail}"),
             DecodeError::UnsupportedVersion(version) => {
@@ -309,17 +295,12 @@ pub fn encode(envelope: &Envelope) -> Bytes {
 
 pub fn decode(bytes: &[u8]) -> Result<Envelope, DecodeError> {
     if bytes.len() > DATAGRAM_BYTES_MAX {
-        return Err(DecodeError::TooLarge {
-            length_bytes: bytes.len(),
-        });
+        return Err(DecodeError::TooLarge { length_bytes: bytes.len() });
     }
-    let (envelope, rest): (Envelope, &[u8]) = postcard::take_from_bytes(bytes)
-        .map_err(|error| DecodeError::Malformed(error.to_string()))?;
+    let (envelope, rest): (Envelope, &[u8]) =
+        postcard::take_from_bytes(bytes).map_err(|error| DecodeError::Malformed(error.to_string()))?;
     if !rest.is_empty() {
-        return Err(DecodeError::Malformed(format!(
-            "{} trailing bytes",
-            rest.len()
-        )));
+        return Err(DecodeError::Malformed(format!("{} trailing bytes", rest.len())));
     }
     if envelope.version != PROTOCOL_VERSION {
         return Err(DecodeError::UnsupportedVersion(envelope.version));

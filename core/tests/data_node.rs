@@ -10,11 +10,7 @@ use shardsim_core::*;
 use support::*;
 
 fn write_id(sequence: u64) -> WriteId {
-    WriteId {
-        client: ClientId(1),
-        incarnation: Incarnation(1),
-        sequence,
-    }
+    WriteId { client: ClientId(1), incarnation: Incarnation(1), sequence }
 }
 
 fn write(shard: u32, epoch: u64, sequence: u64) -> Message {
@@ -27,28 +23,14 @@ fn write(shard: u32, epoch: u64, sequence: u64) -> Message {
 }
 
 fn node_with_shard() -> Probe<DataNode> {
-    let (mut probe, _) = Probe::boot(
-        DataNode::new(NodeId(1), ProtocolConfig::default()),
-        node_address(1),
-    );
-    probe
-        .deliver(
-            coordinator_identity(),
-            Message::AssignShard {
-                shard: ShardId(0),
-                epoch: Epoch(1),
-            },
-        )
-        .unwrap();
+    let (mut probe, _) = Probe::boot(DataNode::new(NodeId(1), ProtocolConfig::default()), node_address(1));
+    probe.deliver(coordinator_identity(), Message::AssignShard { shard: ShardId(0), epoch: Epoch(1) }).unwrap();
     probe
 }
 
 #[test]
 fn every_boot_bumps_and_persists_the_incarnation() {
-    let (mut probe, _) = Probe::boot(
-        DataNode::new(NodeId(1), ProtocolConfig::default()),
-        node_address(1),
-    );
+    let (mut probe, _) = Probe::boot(DataNode::new(NodeId(1), ProtocolConfig::default()), node_address(1));
     assert_eq!(probe.actor.identity().unwrap().incarnation, Incarnation(1));
     probe.reboot();
     assert_eq!(probe.actor.identity().unwrap().incarnation, Incarnation(2));
@@ -63,28 +45,13 @@ fn a_write_is_acked_only_after_its_entry_is_durably_persisted() {
         .position(|output| {
             matches!(
                 output,
-                Output::Persist {
-                    op: StorageOp::Put {
-                        key: StorageKey::LogEntry(..),
-                        ..
-                    },
-                    durable: true
-                }
+                Output::Persist { op: StorageOp::Put { key: StorageKey::LogEntry(..), .. }, durable: true }
             )
         })
         .expect("the entry is persisted durably");
-    let ack_at = outputs
-        .iter()
-        .position(|output| matches!(output, Output::Send { .. }))
-        .expect("the write is acked");
+    let ack_at = outputs.iter().position(|output| matches!(output, Output::Send { .. })).expect("the write is acked");
     assert!(persist_at < ack_at, "ack sent before the entry was durable");
-    assert!(matches!(
-        messages(&outputs)[0],
-        Message::WriteAck {
-            index: LogIndex(1),
-            ..
-        }
-    ));
+    assert!(matches!(messages(&outputs)[0], Message::WriteAck { index: LogIndex(1), .. }));
 }
 
 #[test]
@@ -92,20 +59,9 @@ fn a_retried_write_is_acked_again_but_appended_once() {
     let mut probe = node_with_shard();
     probe.deliver(client_identity(1), write(0, 1, 1)).unwrap();
     let outputs = probe.deliver(client_identity(1), write(0, 1, 1)).unwrap();
-    assert!(matches!(
-        messages(&outputs)[0],
-        Message::WriteAck {
-            index: LogIndex(1),
-            ..
-        }
-    ));
-    assert!(!outputs
-        .iter()
-        .any(|output| matches!(output, Output::Persist { .. })));
-    assert_eq!(
-        probe.actor.shard(ShardId(0)).unwrap().log.last_index(),
-        LogIndex(1)
-    );
+    assert!(matches!(messages(&outputs)[0], Message::WriteAck { index: LogIndex(1), .. }));
+    assert!(!outputs.iter().any(|output| matches!(output, Output::Persist { .. })));
+    assert_eq!(probe.actor.shard(ShardId(0)).unwrap().log.last_index(), LogIndex(1));
 }
 
 #[test]
@@ -119,102 +75,50 @@ fn writes_at_the_wrong_epoch_or_to_unknown_shards_are_rejected() {
         rejection(probe.deliver(client_identity(1), write(0, 0, 1)).unwrap()),
         Rejection::StaleEpoch { current: Epoch(1) }
     );
-    assert_eq!(
-        rejection(probe.deliver(client_identity(1), write(0, 2, 1)).unwrap()),
-        Rejection::NotOwner
-    );
-    assert_eq!(
-        rejection(probe.deliver(client_identity(1), write(5, 1, 1)).unwrap()),
-        Rejection::NotOwner
-    );
+    assert_eq!(rejection(probe.deliver(client_identity(1), write(0, 2, 1)).unwrap()), Rejection::NotOwner);
+    assert_eq!(rejection(probe.deliver(client_identity(1), write(5, 1, 1)).unwrap()), Rejection::NotOwner);
 }
 
 #[test]
 fn source_fences_durably_seals_and_forwards_after_commit() {
     let mut probe = node_with_shard();
     for sequence in 1..=3 {
-        probe
-            .deliver(client_identity(1), write(0, 1, sequence))
-            .unwrap();
+        probe.deliver(client_identity(1), write(0, 1, sequence)).unwrap();
     }
     let target = node_identity(2, 1);
     let migration = MigrationId(1);
     let outputs = probe
         .deliver(
             coordinator_identity(),
-            Message::StartMigration {
-                migration,
-                shard: ShardId(0),
-                epoch: Epoch(1),
-                target,
-            },
+            Message::StartMigration { migration, shard: ShardId(0), epoch: Epoch(1), target },
         )
         .unwrap();
-    let chunk = sent(&outputs)
-        .into_iter()
-        .find(|(_, message)| matches!(message, Message::Chunk { .. }))
-        .expect("a chunk");
+    let chunk =
+        sent(&outputs).into_iter().find(|(_, message)| matches!(message, Message::Chunk { .. })).expect("a chunk");
     assert_eq!(chunk.0, target.address);
-    let Message::Chunk {
-        entries,
-        first_index,
-        ..
-    } = chunk.1
-    else {
-        unreachable!()
-    };
+    let Message::Chunk { entries, first_index, .. } = chunk.1 else { unreachable!() };
     assert_eq!((first_index, entries.len()), (LogIndex(1), 3));
 
-    let outputs = probe
-        .deliver(
-            target,
-            Message::ChunkAck {
-                migration,
-                shard: ShardId(0),
-                applied_index: LogIndex(3),
-            },
-        )
-        .unwrap();
-    assert!(messages(&outputs).iter().any(|message| matches!(message, Message::SourceProgress { progress, .. } if progress.target_applied == LogIndex(3))));
+    let outputs =
+        probe.deliver(target, Message::ChunkAck { migration, shard: ShardId(0), applied_index: LogIndex(3) }).unwrap();
+    assert!(messages(&outputs).iter().any(
+        |message| matches!(message, Message::SourceProgress { progress, .. } if progress.target_applied == LogIndex(3))
+    ));
 
-    let outputs = probe
-        .deliver(
-            coordinator_identity(),
-            Message::StartCutover {
-                migration,
-                shard: ShardId(0),
-            },
-        )
-        .unwrap();
-    let fence = ShardRole::Fenced {
-        epoch: Epoch(1),
-        migration,
-    };
+    let outputs =
+        probe.deliver(coordinator_identity(), Message::StartCutover { migration, shard: ShardId(0) }).unwrap();
+    let fence = ShardRole::Fenced { epoch: Epoch(1), migration };
     assert!(
         matches!(&outputs[0], Output::Persist { op: StorageOp::Put { key: StorageKey::ShardMeta(ShardId(0)), value }, durable: true } if *value == encode_record(&fence))
     );
-    let sealed = messages(&outputs)
-        .into_iter()
-        .find(|message| matches!(message, Message::SourceSealed { .. }));
+    let sealed = messages(&outputs).into_iter().find(|message| matches!(message, Message::SourceSealed { .. }));
     assert!(
-        matches!(
-            sealed,
-            Some(Message::SourceSealed {
-                index: LogIndex(3),
-                ..
-            })
-        ),
+        matches!(sealed, Some(Message::SourceSealed { index: LogIndex(3), .. })),
         "the client entity was handed off and the log sealed"
     );
 
     let outputs = probe.deliver(client_identity(1), write(0, 1, 9)).unwrap();
-    assert!(matches!(
-        messages(&outputs)[0],
-        Message::WriteRejected {
-            rejection: Rejection::Fenced,
-            ..
-        }
-    ));
+    assert!(matches!(messages(&outputs)[0], Message::WriteRejected { rejection: Rejection::Fenced, .. }));
 
     let commit = Message::CommitMigration {
         migration,
@@ -227,14 +131,7 @@ fn source_fences_durably_seals_and_forwards_after_commit() {
     let outputs = probe.deliver(client_identity(1), write(0, 1, 10)).unwrap();
     assert!(matches!(
         messages(&outputs)[0],
-        Message::WriteRejected {
-            rejection: Rejection::Moved {
-                owner: NodeId(2),
-                epoch: Epoch(2),
-                ..
-            },
-            ..
-        }
+        Message::WriteRejected { rejection: Rejection::Moved { owner: NodeId(2), epoch: Epoch(2), .. }, .. }
     ));
 }
 
@@ -245,79 +142,30 @@ fn a_fenced_shard_stays_fenced_across_restart_until_the_coordinator_decides() {
     probe
         .deliver(
             coordinator_identity(),
-            Message::StartMigration {
-                migration,
-                shard: ShardId(0),
-                epoch: Epoch(1),
-                target: node_identity(2, 1),
-            },
+            Message::StartMigration { migration, shard: ShardId(0), epoch: Epoch(1), target: node_identity(2, 1) },
         )
         .unwrap();
-    probe
-        .deliver(
-            coordinator_identity(),
-            Message::StartCutover {
-                migration,
-                shard: ShardId(0),
-            },
-        )
-        .unwrap();
+    probe.deliver(coordinator_identity(), Message::StartCutover { migration, shard: ShardId(0) }).unwrap();
     probe.reboot();
-    assert_eq!(
-        probe.actor.shard(ShardId(0)).unwrap().role,
-        ShardRole::Fenced {
-            epoch: Epoch(1),
-            migration
-        }
-    );
+    assert_eq!(probe.actor.shard(ShardId(0)).unwrap().role, ShardRole::Fenced { epoch: Epoch(1), migration });
     let outputs = probe.tick_at(1_000);
-    assert!(messages(&outputs).contains(&Message::FateQuery {
-        migration,
-        shard: ShardId(0),
-        from_epoch: Epoch(1)
-    }));
+    assert!(messages(&outputs).contains(&Message::FateQuery { migration, shard: ShardId(0), from_epoch: Epoch(1) }));
     probe
-        .deliver(
-            coordinator_identity(),
-            Message::FateReply {
-                migration,
-                shard: ShardId(0),
-                fate: Fate::InProgress,
-            },
-        )
+        .deliver(coordinator_identity(), Message::FateReply { migration, shard: ShardId(0), fate: Fate::InProgress })
         .unwrap();
-    assert!(matches!(
-        probe.actor.shard(ShardId(0)).unwrap().role,
-        ShardRole::Fenced { .. }
-    ));
+    assert!(matches!(probe.actor.shard(ShardId(0)).unwrap().role, ShardRole::Fenced { .. }));
     probe
-        .deliver(
-            coordinator_identity(),
-            Message::FateReply {
-                migration,
-                shard: ShardId(0),
-                fate: Fate::Aborted,
-            },
-        )
+        .deliver(coordinator_identity(), Message::FateReply { migration, shard: ShardId(0), fate: Fate::Aborted })
         .unwrap();
-    assert_eq!(
-        probe.actor.shard(ShardId(0)).unwrap().role,
-        ShardRole::Owned { epoch: Epoch(1) }
-    );
+    assert_eq!(probe.actor.shard(ShardId(0)).unwrap().role, ShardRole::Owned { epoch: Epoch(1) });
 }
 
 #[test]
 fn a_target_appends_in_order_reports_what_it_holds_and_serves_after_commit() {
-    let (mut probe, _) = Probe::boot(
-        DataNode::new(NodeId(2), ProtocolConfig::default()),
-        node_address(2),
-    );
+    let (mut probe, _) = Probe::boot(DataNode::new(NodeId(2), ProtocolConfig::default()), node_address(2));
     let source = node_identity(1, 1);
     let migration = MigrationId(1);
-    let entry = |sequence| LogEntry {
-        write_id: write_id(sequence),
-        payload: Bytes::from_static(b"x"),
-    };
+    let entry = |sequence| LogEntry { write_id: write_id(sequence), payload: Bytes::from_static(b"x") };
     let chunk = |first, entries| Message::Chunk {
         migration,
         shard: ShardId(0),
@@ -325,40 +173,20 @@ fn a_target_appends_in_order_reports_what_it_holds_and_serves_after_commit() {
         first_index: LogIndex(first),
         entries,
     };
-    probe
-        .deliver(source, chunk(1, vec![entry(1), entry(2)]))
-        .unwrap();
+    probe.deliver(source, chunk(1, vec![entry(1), entry(2)])).unwrap();
     let outputs = probe.deliver(source, chunk(4, vec![entry(4)])).unwrap();
     assert!(
-        matches!(
-            messages(&outputs)[0],
-            Message::ChunkAck {
-                applied_index: LogIndex(2),
-                ..
-            }
-        ),
+        matches!(messages(&outputs)[0], Message::ChunkAck { applied_index: LogIndex(2), .. }),
         "a gap is not applied"
     );
-    probe
-        .deliver(source, chunk(2, vec![entry(2), entry(3)]))
-        .unwrap();
+    probe.deliver(source, chunk(2, vec![entry(2), entry(3)])).unwrap();
     let outputs = probe
         .deliver(
             coordinator_identity(),
-            Message::VerifyTarget {
-                migration,
-                shard: ShardId(0),
-                sealed_index: LogIndex(3),
-            },
+            Message::VerifyTarget { migration, shard: ShardId(0), sealed_index: LogIndex(3) },
         )
         .unwrap();
-    assert!(matches!(
-        messages(&outputs)[0],
-        Message::TargetVerified {
-            held_index: LogIndex(3),
-            ..
-        }
-    ));
+    assert!(matches!(messages(&outputs)[0], Message::TargetVerified { held_index: LogIndex(3), .. }));
 
     let commit = Message::CommitMigration {
         migration,
@@ -369,14 +197,7 @@ fn a_target_appends_in_order_reports_what_it_holds_and_serves_after_commit() {
     };
     probe.deliver(coordinator_identity(), commit).unwrap();
     let outputs = probe.deliver(client_identity(1), write(0, 2, 5)).unwrap();
-    assert!(matches!(
-        messages(&outputs)[0],
-        Message::WriteAck {
-            index: LogIndex(4),
-            epoch: Epoch(2),
-            ..
-        }
-    ));
+    assert!(matches!(messages(&outputs)[0], Message::WriteAck { index: LogIndex(4), epoch: Epoch(2), .. }));
 }
 
 #[test]
@@ -386,22 +207,13 @@ fn messages_for_an_earlier_life_and_corrupt_disks_are_refused() {
     let stale = probe.deliver_to(
         coordinator_identity(),
         Some(Incarnation(1)),
-        Message::AssignShard {
-            shard: ShardId(3),
-            epoch: Epoch(1),
-        },
+        Message::AssignShard { shard: ShardId(3), epoch: Epoch(1) },
     );
     assert!(matches!(stale, Err(InputError::Stale(_))));
     assert!(probe.actor.shard(ShardId(3)).is_none());
 
-    probe.disk.insert(
-        StorageKey::ShardMeta(ShardId(0)),
-        Bytes::from_static(&[0xff, 0xff, 0xff]),
-    );
+    probe.disk.insert(StorageKey::ShardMeta(ShardId(0)), Bytes::from_static(&[0xff, 0xff, 0xff]));
     let disk = probe.disk.clone();
-    let result = probe.input(Input::Boot {
-        disk: &disk,
-        address: node_address(1),
-    });
+    let result = probe.input(Input::Boot { disk: &disk, address: node_address(1) });
     assert!(matches!(result, Err(InputError::CorruptDisk(_))));
 }

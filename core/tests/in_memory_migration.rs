@@ -52,15 +52,7 @@ impl Loop {
         self.actors.insert(address, actor);
         let disk = self.disks.entry(address).or_default().clone();
         self.step(address, |actor, now, entropy, out| {
-            actor.handle(
-                now,
-                Input::Boot {
-                    disk: &disk,
-                    address,
-                },
-                entropy,
-                out,
-            )
+            actor.handle(now, Input::Boot { disk: &disk, address }, entropy, out)
         })
         .expect("boot");
     }
@@ -68,12 +60,7 @@ impl Loop {
     fn step(
         &mut self,
         address: Address,
-        input: impl FnOnce(
-            &mut dyn Actor,
-            Instant,
-            &mut dyn Entropy,
-            &mut Outbox,
-        ) -> Result<(), InputError>,
+        input: impl FnOnce(&mut dyn Actor, Instant, &mut dyn Entropy, &mut Outbox) -> Result<(), InputError>,
     ) -> Result<(), InputError> {
         let mut out = Outbox::new();
         let actor = self.actors.get_mut(&address).expect("actor").actor();
@@ -101,30 +88,14 @@ impl Loop {
                 assert!(delivered < 100_000, "message storm");
                 if self.actors.contains_key(&to) {
                     let _ = self.step(to, |actor, now, entropy, out| {
-                        actor.handle(
-                            now,
-                            Input::Datagram {
-                                from,
-                                bytes: &bytes,
-                            },
-                            entropy,
-                            out,
-                        )
+                        actor.handle(now, Input::Datagram { from, bytes: &bytes }, entropy, out)
                     });
                 }
             }
-            let due: Vec<Address> = self
-                .timers
-                .iter()
-                .filter(|(_, at)| **at <= self.now)
-                .map(|(a, _)| *a)
-                .collect();
+            let due: Vec<Address> = self.timers.iter().filter(|(_, at)| **at <= self.now).map(|(a, _)| *a).collect();
             for address in due {
                 self.timers.remove(&address);
-                self.step(address, |actor, now, entropy, out| {
-                    actor.handle(now, Input::Tick, entropy, out)
-                })
-                .unwrap();
+                self.step(address, |actor, now, entropy, out| actor.handle(now, Input::Tick, entropy, out)).unwrap();
             }
             if self.in_flight.is_empty() {
                 each_ms(self);
@@ -154,28 +125,15 @@ fn node_address(node: u32) -> Address {
 
 #[test]
 fn shards_move_to_a_joining_node_under_writes_without_losing_an_acked_write() {
-    let config = ProtocolConfig {
-        planner: PlannerKind::LeastShard,
-        shard_count: 6,
-        ..ProtocolConfig::default()
-    };
+    let config = ProtocolConfig { planner: PlannerKind::LeastShard, shard_count: 6, ..ProtocolConfig::default() };
     let coordinator_address = config.coordinator_address;
     let client_address = Address::new([10, 0, 2, 1], 7000);
     let mut world = Loop::new();
-    world.add(
-        coordinator_address,
-        Any::Coordinator(Coordinator::new(config.clone())),
-    );
+    world.add(coordinator_address, Any::Coordinator(Coordinator::new(config.clone())));
     for node in 1..=2 {
-        world.add(
-            node_address(node),
-            Any::Node(DataNode::new(NodeId(node), config.clone())),
-        );
+        world.add(node_address(node), Any::Node(DataNode::new(NodeId(node), config.clone())));
     }
-    world.add(
-        client_address,
-        Any::Client(Client::new(ClientId(1), config.clone())),
-    );
+    world.add(client_address, Any::Client(Client::new(ClientId(1), config.clone())));
 
     let mut written = 0u64;
     let mut write_every_ms = |world: &mut Loop| {
@@ -194,10 +152,7 @@ fn shards_move_to_a_joining_node_under_writes_without_losing_an_acked_write() {
         }
     };
     world.run_for(3_000, &mut write_every_ms);
-    world.add(
-        node_address(3),
-        Any::Node(DataNode::new(NodeId(3), config.clone())),
-    );
+    world.add(node_address(3), Any::Node(DataNode::new(NodeId(3), config.clone())));
     world.run_for(8_000, &mut write_every_ms);
     world.run_for(3_000, |_| {});
 
@@ -206,28 +161,16 @@ fn shards_move_to_a_joining_node_under_writes_without_losing_an_acked_write() {
         .iter()
         .filter(|observation| matches!(observation, Observation::RoutingCommitted { .. }))
         .count();
-    assert!(
-        completed >= 2,
-        "the joining node should have received shards, {completed} migrations committed"
-    );
+    assert!(completed >= 2, "the joining node should have received shards, {completed} migrations committed");
 
     let coordinator = world.coordinator(coordinator_address);
-    assert_eq!(
-        coordinator.tracker().active_total(),
-        0,
-        "every migration is terminal at the end"
-    );
+    assert_eq!(coordinator.tracker().active_total(), 0, "every migration is terminal at the end");
     let node3_shards = coordinator.routing().owned_by(NodeId(3)).count();
     assert_eq!(node3_shards, 2, "least-shard balance: 6 shards on 3 nodes");
 
     let mut acked = 0;
     for observation in &world.observations {
-        let Observation::ClientAcked {
-            write_id,
-            shard,
-            index,
-        } = observation
-        else {
+        let Observation::ClientAcked { write_id, shard, index } = observation else {
             continue;
         };
         acked += 1;
@@ -236,19 +179,9 @@ fn shards_move_to_a_joining_node_under_writes_without_losing_an_acked_write() {
         let state = owner.shard(*shard).expect("owner holds the shard");
         assert_eq!(state.role, ShardRole::Owned { epoch: route.epoch });
         let entries = state.log.entries();
-        assert_eq!(
-            entries[(index.0 - 1) as usize].write_id,
-            *write_id,
-            "{write_id} not at its acked index"
-        );
-        let copies = entries
-            .iter()
-            .filter(|entry| entry.write_id == *write_id)
-            .count();
+        assert_eq!(entries[(index.0 - 1) as usize].write_id, *write_id, "{write_id} not at its acked index");
+        let copies = entries.iter().filter(|entry| entry.write_id == *write_id).count();
         assert_eq!(copies, 1, "{write_id} held {copies} times");
     }
-    assert!(
-        acked > 1_000,
-        "the client should have had most writes acked, got {acked} of {written}"
-    );
+    assert!(acked > 1_000, "the client should have had most writes acked, got {acked} of {written}");
 }

@@ -2,26 +2,15 @@
 
 use shardsim_core::config::{LeastShardConfig, LoadWeights, MigrationCaps};
 use shardsim_core::load::{ClusterView, NodeView, ShardLoad, ShardView};
-use shardsim_core::planner::{
-    allocate_least_shard, plan_drain, plan_least_shard, plan_load_based, Move,
-};
+use shardsim_core::planner::{allocate_least_shard, plan_drain, plan_least_shard, plan_load_based, Move};
 use shardsim_core::*;
 
-const ROOMY: MigrationCaps = MigrationCaps {
-    active_total_max: 16,
-    active_per_node_max: 16,
-    moves_per_tick_max: 16,
-};
+const ROOMY: MigrationCaps = MigrationCaps { active_total_max: 16, active_per_node_max: 16, moves_per_tick_max: 16 };
 
 /// `owners[i]` owns shard i with `writes[i]` writes/s; nodes 1..=node_count accept shards.
 fn view(node_count: u32, owners: &[u32], writes: &[u64]) -> ClusterView {
-    let nodes = (1..=node_count)
-        .map(|node| NodeView {
-            node: NodeId(node),
-            accepts_shards: true,
-            cpu_permille: 0,
-        })
-        .collect();
+    let nodes =
+        (1..=node_count).map(|node| NodeView { node: NodeId(node), accepts_shards: true, cpu_permille: 0 }).collect();
     let shards = owners
         .iter()
         .zip(writes)
@@ -29,39 +18,18 @@ fn view(node_count: u32, owners: &[u32], writes: &[u64]) -> ClusterView {
         .map(|(index, (owner, writes))| ShardView {
             shard: ShardId(index as u32),
             owner: NodeId(*owner),
-            load: ShardLoad {
-                shard: ShardId(index as u32),
-                bytes: 0,
-                writes_per_s: *writes,
-                reads_per_s: 0,
-            },
+            load: ShardLoad { shard: ShardId(index as u32), bytes: 0, writes_per_s: *writes, reads_per_s: 0 },
             migrating: false,
         })
         .collect();
-    ClusterView {
-        nodes,
-        shards,
-        active_by_node: vec![],
-        active_total: 0,
-    }
+    ClusterView { nodes, shards, active_by_node: vec![], active_total: 0 }
 }
 
 fn moves(list: &[(u32, u32, u32)]) -> Vec<Move> {
-    list.iter()
-        .map(|(shard, from, to)| Move {
-            shard: ShardId(*shard),
-            from: NodeId(*from),
-            to: NodeId(*to),
-        })
-        .collect()
+    list.iter().map(|(shard, from, to)| Move { shard: ShardId(*shard), from: NodeId(*from), to: NodeId(*to) }).collect()
 }
 
-const WRITES_ONLY: LoadWeights = LoadWeights {
-    bytes: 0.0,
-    writes_per_s: 1.0,
-    reads_per_s: 0.0,
-    shard_count: 0.0,
-};
+const WRITES_ONLY: LoadWeights = LoadWeights { bytes: 0.0, writes_per_s: 1.0, reads_per_s: 0.0, shard_count: 0.0 };
 
 #[test]
 fn load_based_moves_hot_shards_to_the_coldest_nodes_without_piling_on_one() {
@@ -85,64 +53,29 @@ fn planners_skip_migrating_shards_and_respect_the_per_tick_cap() {
     cluster.shards[0].migrating = true;
     cluster.active_by_node = vec![(NodeId(1), 1), (NodeId(2), 1)];
     cluster.active_total = 1;
-    let caps = MigrationCaps {
-        active_total_max: 4,
-        active_per_node_max: 2,
-        moves_per_tick_max: 1,
-    };
+    let caps = MigrationCaps { active_total_max: 4, active_per_node_max: 2, moves_per_tick_max: 1 };
     let planned = plan_load_based(&cluster, &WRITES_ONLY, 0.1, caps);
     assert_eq!(planned, moves(&[(1, 1, 2)]));
-    let least = LeastShardConfig {
-        rebalance_threshold_shards: 1,
-        absolute_limit_shards: 5,
-        relative_limit: 1.0,
-    };
+    let least = LeastShardConfig { rebalance_threshold_shards: 1, absolute_limit_shards: 5, relative_limit: 1.0 };
     assert_eq!(plan_least_shard(&cluster, least, caps), moves(&[(1, 1, 2)]));
 }
 
 #[test]
 fn least_shard_moves_lowest_ids_to_the_emptiest_node_within_its_limits() {
     let cluster = view(3, &[1, 1, 1, 1, 1, 1], &[0; 6]);
-    let config = LeastShardConfig {
-        rebalance_threshold_shards: 1,
-        absolute_limit_shards: 3,
-        relative_limit: 1.0,
-    };
-    assert_eq!(
-        plan_least_shard(&cluster, config, ROOMY),
-        moves(&[(0, 1, 2), (1, 1, 3), (2, 1, 2)])
-    );
-    let relative = LeastShardConfig {
-        relative_limit: 0.2,
-        ..config
-    };
-    assert_eq!(
-        plan_least_shard(&cluster, relative, ROOMY).len(),
-        1,
-        "20 % of 6 shards rounds down to 1"
-    );
-    let lenient = LeastShardConfig {
-        rebalance_threshold_shards: 3,
-        ..config
-    };
-    assert_eq!(
-        plan_least_shard(&view(2, &[1, 1, 1, 2], &[0; 4]), lenient, ROOMY),
-        vec![]
-    );
+    let config = LeastShardConfig { rebalance_threshold_shards: 1, absolute_limit_shards: 3, relative_limit: 1.0 };
+    assert_eq!(plan_least_shard(&cluster, config, ROOMY), moves(&[(0, 1, 2), (1, 1, 3), (2, 1, 2)]));
+    let relative = LeastShardConfig { relative_limit: 0.2, ..config };
+    assert_eq!(plan_least_shard(&cluster, relative, ROOMY).len(), 1, "20 % of 6 shards rounds down to 1");
+    let lenient = LeastShardConfig { rebalance_threshold_shards: 3, ..config };
+    assert_eq!(plan_least_shard(&view(2, &[1, 1, 1, 2], &[0; 4]), lenient, ROOMY), vec![]);
 }
 
 #[test]
 fn new_shards_go_to_the_least_loaded_nodes_and_drains_empty_a_leaving_node() {
     let cluster = view(3, &[1, 1, 2], &[0; 3]);
     let placed = allocate_least_shard(&cluster, &[ShardId(7), ShardId(8), ShardId(9)]);
-    assert_eq!(
-        placed,
-        vec![
-            (ShardId(7), NodeId(3)),
-            (ShardId(8), NodeId(2)),
-            (ShardId(9), NodeId(3))
-        ]
-    );
+    assert_eq!(placed, vec![(ShardId(7), NodeId(3)), (ShardId(8), NodeId(2)), (ShardId(9), NodeId(3))]);
 
     let mut leaving = view(3, &[1, 1, 2], &[0; 3]);
     leaving.nodes[0].accepts_shards = false;

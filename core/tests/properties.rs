@@ -9,9 +9,7 @@ use shardsim_core::phase::{AbortReason, Phase};
 use shardsim_core::planner::{plan_least_shard, plan_load_based, shard_scores, Move};
 use shardsim_core::storage::{apply, decode_record, DiskImage, StorageKey};
 use shardsim_core::tracker::{MigrationRecord, MigrationTracker};
-use shardsim_core::wire::{
-    self, Envelope, Fate, Message, Rejection, ShardRole, SourceProgress, PROTOCOL_VERSION,
-};
+use shardsim_core::wire::{self, Envelope, Fate, Message, Rejection, ShardRole, SourceProgress, PROTOCOL_VERSION};
 use shardsim_core::*;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -21,21 +19,13 @@ fn cluster_view() -> impl Strategy<Value = (ClusterView, MigrationCaps)> {
     (1usize..12, 0usize..120).prop_flat_map(|(node_count, shard_count)| {
         let nodes = prop::collection::vec((any::<bool>(), 0u32..1000), node_count);
         let shards = prop::collection::vec(
-            (
-                0..node_count,
-                0u64..10_000,
-                0u64..500,
-                0u64..500,
-                prop::bool::weighted(0.1),
-            ),
+            (0..node_count, 0u64..10_000, 0u64..500, 0u64..500, prop::bool::weighted(0.1)),
             shard_count,
         );
-        let caps = (1usize..8, 1usize..3, 1usize..6).prop_map(|(total, per_node, per_tick)| {
-            MigrationCaps {
-                active_total_max: total,
-                active_per_node_max: per_node,
-                moves_per_tick_max: per_tick,
-            }
+        let caps = (1usize..8, 1usize..3, 1usize..6).prop_map(|(total, per_node, per_tick)| MigrationCaps {
+            active_total_max: total,
+            active_per_node_max: per_node,
+            moves_per_tick_max: per_tick,
         });
         (nodes, shards, caps).prop_map(|(nodes, shards, caps)| {
             let nodes: Vec<NodeView> = nodes
@@ -58,82 +48,37 @@ fn cluster_view() -> impl Strategy<Value = (ClusterView, MigrationCaps)> {
                         *active.entry(owner).or_default() += 1;
                         active_total += 1;
                     }
-                    let load = ShardLoad {
-                        shard: ShardId(index as u32),
-                        bytes,
-                        writes_per_s: writes,
-                        reads_per_s: reads,
-                    };
-                    ShardView {
-                        shard: ShardId(index as u32),
-                        owner,
-                        load,
-                        migrating,
-                    }
+                    let load =
+                        ShardLoad { shard: ShardId(index as u32), bytes, writes_per_s: writes, reads_per_s: reads };
+                    ShardView { shard: ShardId(index as u32), owner, load, migrating }
                 })
                 .collect();
-            (
-                ClusterView {
-                    nodes,
-                    shards,
-                    active_by_node: active.into_iter().collect(),
-                    active_total,
-                },
-                caps,
-            )
+            (ClusterView { nodes, shards, active_by_node: active.into_iter().collect(), active_total }, caps)
         })
     })
 }
 
 /// The rules every planner shares: caps, no busy shard, real owners, accepting targets.
 fn check_common_rules(view: &ClusterView, caps: MigrationCaps, moves: &[Move]) {
-    assert!(
-        moves.len() <= caps.moves_per_tick_max,
-        "moves per tick exceeded"
-    );
-    assert!(
-        view.active_total + moves.len() <= caps.active_total_max.max(view.active_total),
-        "total cap exceeded"
-    );
+    assert!(moves.len() <= caps.moves_per_tick_max, "moves per tick exceeded");
+    assert!(view.active_total + moves.len() <= caps.active_total_max.max(view.active_total), "total cap exceeded");
     let mut per_node: BTreeMap<NodeId, usize> = view.active_by_node.iter().copied().collect();
     let before = per_node.clone();
     let mut moved = BTreeSet::new();
     for planned in moves {
-        let shard = view
-            .shards
-            .iter()
-            .find(|shard| shard.shard == planned.shard)
-            .expect("a known shard");
-        assert!(
-            !shard.migrating,
-            "moved {} which has an active migration",
-            planned.shard
-        );
-        assert_eq!(
-            shard.owner, planned.from,
-            "moved from a node that does not own it"
-        );
+        let shard = view.shards.iter().find(|shard| shard.shard == planned.shard).expect("a known shard");
+        assert!(!shard.migrating, "moved {} which has an active migration", planned.shard);
+        assert_eq!(shard.owner, planned.from, "moved from a node that does not own it");
         assert!(moved.insert(planned.shard), "moved {} twice", planned.shard);
         assert_ne!(planned.from, planned.to);
-        let target = view
-            .nodes
-            .iter()
-            .find(|node| node.node == planned.to)
-            .expect("a known target");
-        assert!(
-            target.accepts_shards,
-            "target {} does not accept shards",
-            planned.to
-        );
+        let target = view.nodes.iter().find(|node| node.node == planned.to).expect("a known target");
+        assert!(target.accepts_shards, "target {} does not accept shards", planned.to);
         *per_node.entry(planned.from).or_default() += 1;
         *per_node.entry(planned.to).or_default() += 1;
     }
     for (node, count) in per_node {
         let was = before.get(&node).copied().unwrap_or(0);
-        assert!(
-            count <= caps.active_per_node_max.max(was),
-            "{node} over its cap"
-        );
+        assert!(count <= caps.active_per_node_max.max(was), "{node} over its cap");
     }
 }
 
@@ -191,18 +136,9 @@ proptest! {
 
 #[derive(Clone, Debug)]
 enum TrackerOp {
-    Begin {
-        shard: u32,
-        source: u32,
-        target: u32,
-    },
-    Advance {
-        pick: usize,
-        to: Phase,
-    },
-    Fail {
-        pick: usize,
-    },
+    Begin { shard: u32, source: u32, target: u32 },
+    Advance { pick: usize, to: Phase },
+    Fail { pick: usize },
     Restart,
     Prune,
 }
@@ -345,16 +281,10 @@ fn small_identity() -> impl Strategy<Value = PeerIdentity> {
 }
 
 fn entry() -> impl Strategy<Value = LogEntry> {
-    (0u32..3, 0u64..30, prop::collection::vec(any::<u8>(), 0..8)).prop_map(
-        |(client, sequence, payload)| LogEntry {
-            write_id: WriteId {
-                client: ClientId(client),
-                incarnation: Incarnation(1),
-                sequence,
-            },
-            payload: Bytes::from(payload),
-        },
-    )
+    (0u32..3, 0u64..30, prop::collection::vec(any::<u8>(), 0..8)).prop_map(|(client, sequence, payload)| LogEntry {
+        write_id: WriteId { client: ClientId(client), incarnation: Incarnation(1), sequence },
+        payload: Bytes::from(payload),
+    })
 }
 
 /// Messages over small domains, so that ids, epochs and indexes collide with real state.
@@ -368,11 +298,7 @@ fn message() -> impl Strategy<Value = Message> {
     let fate = prop_oneof![
         Just(Fate::InProgress),
         Just(Fate::Aborted),
-        (n.clone(), a.clone(), e.clone()).prop_map(|(owner, address, epoch)| Fate::Committed {
-            owner,
-            address,
-            epoch
-        }),
+        (n.clone(), a.clone(), e.clone()).prop_map(|(owner, address, epoch)| Fate::Committed { owner, address, epoch }),
     ];
     let write_id = (0u32..3, 0u64..30).prop_map(|(client, sequence)| WriteId {
         client: ClientId(client),
@@ -380,60 +306,28 @@ fn message() -> impl Strategy<Value = Message> {
         sequence,
     });
     prop_oneof![
-        (m.clone(), s.clone(), i.clone(), i.clone(), i.clone()).prop_map(
-            |(migration, shard, a, b, c)| Message::SourceProgress {
+        (m.clone(), s.clone(), i.clone(), i.clone(), i.clone()).prop_map(|(migration, shard, a, b, c)| {
+            Message::SourceProgress {
                 migration,
                 shard,
-                progress: SourceProgress {
-                    snapshot_index: a,
-                    target_applied: b,
-                    source_last: c
-                }
-            }
-        ),
-        (m.clone(), s.clone(), i.clone(), any::<u64>()).prop_map(
-            |(migration, shard, index, digest)| Message::SourceSealed {
-                migration,
-                shard,
-                index,
-                digest: Digest(digest)
-            }
-        ),
-        (m.clone(), s.clone())
-            .prop_map(|(migration, shard)| Message::SourceRefused { migration, shard }),
-        (m.clone(), s.clone(), i.clone(), any::<u64>()).prop_map(
-            |(migration, shard, held_index, digest)| Message::TargetVerified {
-                migration,
-                shard,
-                held_index,
-                digest: Digest(digest)
-            }
-        ),
-        (m.clone(), s.clone(), e.clone()).prop_map(|(migration, shard, from_epoch)| {
-            Message::FateQuery {
-                migration,
-                shard,
-                from_epoch,
+                progress: SourceProgress { snapshot_index: a, target_applied: b, source_last: c },
             }
         }),
+        (m.clone(), s.clone(), i.clone(), any::<u64>()).prop_map(|(migration, shard, index, digest)| {
+            Message::SourceSealed { migration, shard, index, digest: Digest(digest) }
+        }),
+        (m.clone(), s.clone()).prop_map(|(migration, shard)| Message::SourceRefused { migration, shard }),
+        (m.clone(), s.clone(), i.clone(), any::<u64>()).prop_map(|(migration, shard, held_index, digest)| {
+            Message::TargetVerified { migration, shard, held_index, digest: Digest(digest) }
+        }),
+        (m.clone(), s.clone(), e.clone())
+            .prop_map(|(migration, shard, from_epoch)| { Message::FateQuery { migration, shard, from_epoch } }),
         (s.clone(), e.clone()).prop_map(|(shard, epoch)| Message::AssignShard { shard, epoch }),
-        (m.clone(), s.clone(), e.clone(), small_identity()).prop_map(
-            |(migration, shard, epoch, target)| Message::StartMigration {
-                migration,
-                shard,
-                epoch,
-                target
-            }
-        ),
-        (m.clone(), s.clone())
-            .prop_map(|(migration, shard)| Message::StartCutover { migration, shard }),
-        (m.clone(), s.clone(), i.clone()).prop_map(|(migration, shard, sealed_index)| {
-            Message::VerifyTarget {
-                migration,
-                shard,
-                sealed_index,
-            }
-        }),
+        (m.clone(), s.clone(), e.clone(), small_identity())
+            .prop_map(|(migration, shard, epoch, target)| Message::StartMigration { migration, shard, epoch, target }),
+        (m.clone(), s.clone()).prop_map(|(migration, shard)| Message::StartCutover { migration, shard }),
+        (m.clone(), s.clone(), i.clone())
+            .prop_map(|(migration, shard, sealed_index)| { Message::VerifyTarget { migration, shard, sealed_index } }),
         (m.clone(), s.clone(), n.clone(), a.clone(), e.clone()).prop_map(
             |(migration, shard, owner, address, epoch)| Message::CommitMigration {
                 migration,
@@ -443,63 +337,28 @@ fn message() -> impl Strategy<Value = Message> {
                 epoch
             }
         ),
-        (m.clone(), s.clone())
-            .prop_map(|(migration, shard)| Message::AbortMigration { migration, shard }),
-        (m.clone(), s.clone(), fate).prop_map(|(migration, shard, fate)| Message::FateReply {
-            migration,
-            shard,
-            fate
-        }),
-        (
-            m.clone(),
-            s.clone(),
-            e.clone(),
-            i.clone(),
-            prop::collection::vec(entry(), 0..5)
-        )
-            .prop_map(|(migration, shard, from_epoch, first_index, entries)| {
-                Message::Chunk {
-                    migration,
-                    shard,
-                    from_epoch,
-                    first_index,
-                    entries,
-                }
-            }),
-        (m.clone(), s.clone(), i.clone()).prop_map(|(migration, shard, applied_index)| {
-            Message::ChunkAck {
-                migration,
-                shard,
-                applied_index,
+        (m.clone(), s.clone()).prop_map(|(migration, shard)| Message::AbortMigration { migration, shard }),
+        (m.clone(), s.clone(), fate).prop_map(|(migration, shard, fate)| Message::FateReply { migration, shard, fate }),
+        (m.clone(), s.clone(), e.clone(), i.clone(), prop::collection::vec(entry(), 0..5)).prop_map(
+            |(migration, shard, from_epoch, first_index, entries)| {
+                Message::Chunk { migration, shard, from_epoch, first_index, entries }
             }
-        }),
+        ),
+        (m.clone(), s.clone(), i.clone())
+            .prop_map(|(migration, shard, applied_index)| { Message::ChunkAck { migration, shard, applied_index } }),
         s.clone().prop_map(|shard| Message::RouteQuery { shard }),
-        (
-            s.clone(),
-            e.clone(),
-            write_id.clone(),
-            prop::collection::vec(any::<u8>(), 0..8)
-        )
-            .prop_map(|(shard, epoch, write_id, payload)| Message::Write {
+        (s.clone(), e.clone(), write_id.clone(), prop::collection::vec(any::<u8>(), 0..8)).prop_map(
+            |(shard, epoch, write_id, payload)| Message::Write {
                 shard,
                 epoch,
                 write_id,
                 payload: Bytes::from(payload)
-            }),
-        (s.clone(), e.clone(), write_id.clone(), i.clone()).prop_map(
-            |(shard, epoch, write_id, index)| Message::WriteAck {
-                shard,
-                epoch,
-                write_id,
-                index
             }
         ),
+        (s.clone(), e.clone(), write_id.clone(), i.clone())
+            .prop_map(|(shard, epoch, write_id, index)| Message::WriteAck { shard, epoch, write_id, index }),
         (s.clone(), write_id, e.clone()).prop_map(|(shard, write_id, current)| {
-            Message::WriteRejected {
-                shard,
-                write_id,
-                rejection: Rejection::StaleEpoch { current },
-            }
+            Message::WriteRejected { shard, write_id, rejection: Rejection::StaleEpoch { current } }
         }),
         (s.clone(), e.clone(), 0u32..3).prop_map(|(shard, epoch, client)| Message::Read {
             shard,
@@ -520,17 +379,8 @@ fn message() -> impl Strategy<Value = Message> {
 }
 
 fn envelope() -> impl Strategy<Value = Envelope> {
-    (
-        small_identity(),
-        prop::option::of((0u64..3).prop_map(Incarnation)),
-        message(),
-    )
-        .prop_map(|(from, to_incarnation, body)| Envelope {
-            version: PROTOCOL_VERSION,
-            from,
-            to_incarnation,
-            body,
-        })
+    (small_identity(), prop::option::of((0u64..3).prop_map(Incarnation)), message())
+        .prop_map(|(from, to_incarnation, body)| Envelope { version: PROTOCOL_VERSION, from, to_incarnation, body })
 }
 
 proptest! {
@@ -561,15 +411,7 @@ proptest! {
 fn booted<A: Actor>(mut actor: A, address: Address) -> A {
     let mut out = Outbox::new();
     actor
-        .handle(
-            Instant::ZERO,
-            Input::Boot {
-                disk: &DiskImage::new(),
-                address,
-            },
-            &mut SplitMix64::new(1),
-            &mut out,
-        )
+        .handle(Instant::ZERO, Input::Boot { disk: &DiskImage::new(), address }, &mut SplitMix64::new(1), &mut out)
         .unwrap();
     actor
 }

@@ -38,10 +38,7 @@ fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
 #[test]
 fn core_source_reads_no_clock_io_threads_or_hidden_randomness() {
     let mut files = Vec::new();
-    rust_files(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
-        &mut files,
-    );
+    rust_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut files);
     assert!(files.len() > 10, "found the core's sources");
     let mut offences = Vec::new();
     for file in files {
@@ -55,31 +52,16 @@ fn core_source_reads_no_clock_io_threads_or_hidden_randomness() {
             }
         }
     }
-    assert!(
-        offences.is_empty(),
-        "the core must stay sans-IO:\n{}",
-        offences.join("\n")
-    );
+    assert!(offences.is_empty(), "the core must stay sans-IO:\n{}", offences.join("\n"));
 }
 
 #[test]
 fn core_depends_only_on_serialization_and_logging_crates() {
-    let manifest =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml")).unwrap();
-    let section = manifest
-        .split("[dependencies]")
-        .nth(1)
-        .expect("a dependencies section");
+    let manifest = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml")).unwrap();
+    let section = manifest.split("[dependencies]").nth(1).expect("a dependencies section");
     let section = section.split("\n[").next().unwrap();
-    for line in section
-        .lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty() && !line.starts_with('#'))
-    {
+    for line in section.lines().map(str::trim).filter(|line| !line.is_empty() && !line.starts_with('#')) {
         let name = line.split(['=', '.']).next().unwrap().trim();
-        assert!(
-            ALLOWED_DEPENDENCIES.contains(&name),
-            "core may not depend on {name}"
-        );
+        assert!(ALLOWED_DEPENDENCIES.contains(&name), "core may not depend on {name}");
     }
 }

@@ -123,10 +123,9 @@ impl Membership {
     /// Whether `identity` is the member's current one.
     pub fn is_current(&self, identity: &PeerIdentity) -> bool {
         match identity.actor {
-            crate::ids::ActorId::Node(node) => self
-                .members
-                .get(&node)
-                .is_some_and(|member| member.identity() == *identity),
+            crate::ids::ActorId::Node(node) => {
+                self.members.get(&node).is_some_and(|member| member.identity() == *identity)
+            }
             _ => false,
         }
     }
@@ -139,19 +138,8 @@ impl Membership {
         now: Instant,
     ) -> HeartbeatOutcome {
         let Some(member) = self.members.get_mut(&node) else {
-            let record = MemberRecord {
-                identity,
-                retired: Vec::new(),
-                draining: false,
-                decommissioned: false,
-            };
-            let member = Member {
-                record,
-                liveness: Liveness::Joining,
-                first_heard_at: now,
-                last_heard_at: now,
-                load,
-            };
+            let record = MemberRecord { identity, retired: Vec::new(), draining: false, decommissioned: false };
+            let member = Member { record, liveness: Liveness::Joining, first_heard_at: now, last_heard_at: now, load };
             self.members.insert(node, member);
             self.last_change_at = now;
             return HeartbeatOutcome::Joined;
@@ -169,10 +157,7 @@ impl Membership {
         member.load = load;
         if member.identity() != identity {
             let previous = member.identity();
-            member
-                .record
-                .retired
-                .push((previous.address, previous.incarnation));
+            member.record.retired.push((previous.address, previous.incarnation));
             if member.record.retired.len() > RETIRED_IDENTITIES_MAX {
                 member.record.retired.remove(0);
             }
@@ -200,11 +185,7 @@ impl Membership {
             let silent_ms = now.ms_since(member.last_heard_at);
             let next = match member.liveness {
                 Liveness::Joining if silent_ms >= config.heartbeat_timeout_ms => Liveness::Suspect,
-                Liveness::Joining
-                    if now.ms_since(member.first_heard_at) >= config.join_settle_ms =>
-                {
-                    Liveness::Active
-                }
+                Liveness::Joining if now.ms_since(member.first_heard_at) >= config.join_settle_ms => Liveness::Active,
                 Liveness::Active if silent_ms >= config.heartbeat_timeout_ms => Liveness::Suspect,
                 Liveness::Suspect if silent_ms >= config.member_down_after_ms => Liveness::Down,
                 current => current,
@@ -232,20 +213,17 @@ impl Membership {
     }
 
     pub fn set_decommissioned(&mut self, node: NodeId, now: Instant) {
-        let member = self
-            .members
-            .get_mut(&node)
-            .expect("decommissioning a known member");
+        let member = self.members.get_mut(&node).expect("decommissioning a known member");
         member.record.decommissioned = true;
         self.last_change_at = now;
     }
 
     /// The election gate: no member joining or suspect, nothing changed lately.
     pub fn is_stable(&self, now: Instant, config: &ProtocolConfig) -> bool {
-        let settled = self.members.values().all(|member| {
-            member.record.decommissioned
-                || matches!(member.liveness, Liveness::Active | Liveness::Down)
-        });
+        let settled = self
+            .members
+            .values()
+            .all(|member| member.record.decommissioned || matches!(member.liveness, Liveness::Active | Liveness::Down));
         settled && now.ms_since(self.last_change_at) >= config.membership_stable_ms
     }
 

@@ -11,6 +11,7 @@ mod recovery;
 
 pub use membership::{HeartbeatOutcome, Liveness, Member, MemberRecord, Membership};
 
+use crate::canary::Canary;
 use crate::config::ProtocolConfig;
 use crate::effects::Outbox;
 use crate::entropy::Entropy;
@@ -54,15 +55,13 @@ pub struct Coordinator {
 
 impl Coordinator {
     pub fn new(config: ProtocolConfig) -> Coordinator {
-        let tracker = MigrationTracker::new(config.caps, config.terminal_migrations_kept_max);
+        let tracker = MigrationTracker::new(config.enforced_caps(), config.terminal_migrations_kept_max)
+            .with_phase_shortcut(config.has_canary(Canary::PhaseShortcut));
         Coordinator {
             config,
             identity: None,
             booted_at: Instant::ZERO,
-            meta: CoordinatorMeta {
-                incarnation: Incarnation(0),
-                next_migration_id: MigrationId(1),
-            },
+            meta: CoordinatorMeta { incarnation: Incarnation(0), next_migration_id: MigrationId(1) },
             routing: RoutingTable::new(),
             members: Membership::new(),
             tracker,
@@ -93,143 +92,82 @@ impl Coordinator {
     }
 
     fn member_address(&self, node: NodeId) -> Option<Address> {
-        self.members
-            .get(node)
-            .map(|member| member.identity().address)
+        self.members.get(node).map(|member| member.identity().address)
     }
 
-    fn send_to_node(
-        &self,
-        out: &mut Outbox,
-        node: NodeId,
-        to_incarnation: Option<Incarnation>,
-        body: Message,
-    ) {
+    fn send_to_node(&self, out: &mut Outbox, node: NodeId, to_incarnation: Option<Incarnation>, body: Message) {
         if let Some(address) = self.member_address(node) {
             out.send(self.me(), address, to_incarnation, body);
         }
     }
 
-    fn on_datagram(
-        &mut self,
-        now: Instant,
-        from: Address,
-        bytes: &[u8],
-        out: &mut Outbox,
-    ) -> Result<(), InputError> {
+    fn on_datagram(&mut self, now: Instant, from: Address, bytes: &[u8], out: &mut Outbox) -> Result<(), InputError> {
         let envelope = decode(bytes)?;
         let sender = envelope.from;
         match (sender.actor, envelope.body) {
             (ActorId::Node(node), Message::Heartbeat(heartbeat)) => {
                 self.on_heartbeat(now, node, sender, heartbeat, out)
             }
-            (
-                ActorId::Node(_),
-                Message::SourceProgress {
-                    migration,
-                    shard,
-                    progress,
-                },
-            ) => self.on_source_progress(now, sender, migration, shard, progress, out),
-            (
-                ActorId::Node(_),
-                Message::SourceSealed {
-                    migration,
-                    shard,
-                    index,
-                    digest,
-                },
-            ) => self.on_source_sealed(now, sender, migration, shard, index, digest, out),
+            (ActorId::Node(_), Message::SourceProgress { migration, shard, progress }) => {
+                self.on_source_progress(now, sender, migration, shard, progress, out)
+            }
+            (ActorId::Node(_), Message::SourceSealed { migration, shard, index, digest }) => {
+                self.on_source_sealed(now, sender, migration, shard, index, digest, out)
+            }
             (ActorId::Node(_), Message::SourceRefused { migration, shard }) => {
                 self.on_source_refused(now, sender, migration, shard, out)
             }
-            (
-                ActorId::Node(_),
-                Message::TargetVerified {
-                    migration,
-                    shard,
-                    held_index,
-                    digest,
-                },
-            ) => self.on_target_verified(now, sender, migration, shard, held_index, digest, out),
-            (
-                ActorId::Node(_),
-                Message::FateQuery {
-                    migration,
-                    shard,
-                    from_epoch,
-                },
-            ) => {
+            (ActorId::Node(_), Message::TargetVerified { migration, shard, held_index, digest }) => {
+                self.on_target_verified(now, sender, migration, shard, held_index, digest, out)
+            }
+            (ActorId::Node(_), Message::FateQuery { migration, shard, from_epoch }) => {
                 let fate = self.fate(migration, shard, from_epoch);
-                out.send(
-                    self.me(),
-                    from,
-                    Some(sender.incarnation),
-                    Message::FateReply {
-                        migration,
-                        shard,
-                        fate,
-                    },
-                );
+                out.send(self.me(), from, Some(sender.incarnation), Message::FateReply { migration, shard, fate });
                 Ok(())
             }
             (ActorId::Client(_), Message::RouteQuery { shard }) => {
                 let route = self.routing.get(shard);
-                let owner = route.and_then(|route| {
-                    self.member_address(route.owner)
-                        .map(|address| (route.owner, address))
-                });
+                let owner =
+                    route.and_then(|route| self.member_address(route.owner).map(|address| (route.owner, address)));
                 let epoch = route.map(|route| route.epoch).unwrap_or_default();
-                out.send(
-                    self.me(),
-                    from,
-                    Some(sender.incarnation),
-                    Message::RouteReply {
-                        shard,
-                        owner,
-                        epoch,
-                    },
-                );
+                out.send(self.me(), from, Some(sender.incarnation), Message::RouteReply { shard, owner, epoch });
                 Ok(())
             }
-            (_, body) => Err(InputError::UnexpectedMessage {
-                kind: body.kind(),
-                from: sender,
-            }),
+            (_, body) => Err(InputError::UnexpectedMessage { kind: body.kind(), from: sender }),
         }
     }
 
-    fn on_command(
-        &mut self,
-        now: Instant,
-        command: &Command,
-        out: &mut Outbox,
-    ) -> Result<(), InputError> {
+    fn on_command(&mut self, now: Instant, command: &Command, out: &mut Outbox) -> Result<(), InputError> {
         match command {
             Command::Decommission { node } => {
                 if !self.members.set_draining(*node, now) {
-                    return Err(InputError::Refused(format!(
-                        "{node} is not a member that can drain"
-                    )));
+                    return Err(InputError::Refused(format!("{node} is not a member that can drain")));
                 }
                 out.persist(self.members.record_op(*node));
                 self.observe_member(*node, out);
                 self.rebalancer.kick();
                 Ok(())
             }
-            other => Err(InputError::Refused(format!(
-                "the coordinator does not take {other:?}"
-            ))),
+            other => Err(InputError::Refused(format!("the coordinator does not take {other:?}"))),
         }
+    }
+
+    /// Persists a migration record (not at all under the `TrackerNotPersisted` canary).
+    fn persist_record(&self, migration: MigrationId, out: &mut Outbox) {
+        if !self.config.has_canary(Canary::TrackerNotPersisted) {
+            out.persist(self.tracker.record_op(migration));
+        }
+    }
+
+    /// The incarnation to address a migration peer by; none under `IdentityCheckSkipped`,
+    /// which tracks peers by node id only.
+    fn pinned(&self, incarnation: Incarnation) -> Option<Incarnation> {
+        (!self.config.has_canary(Canary::IdentityCheckSkipped)).then_some(incarnation)
     }
 
     fn observe_member(&self, node: NodeId, out: &mut Outbox) {
         if let Some(member) = self.members.get(node) {
-            out.observe(Observation::MemberChanged {
-                node,
-                identity: member.identity(),
-                status: member.status_name(),
-            });
+            out.observe(Observation::MemberChanged { node, identity: member.identity(), status: member.status_name() });
         }
     }
 
@@ -237,20 +175,9 @@ impl Coordinator {
     pub fn check_invariants(&self) {
         self.tracker.check_invariants();
         for record in self.tracker.active() {
-            let route = self
-                .routing
-                .get(record.shard)
-                .expect("a migrating shard has a route");
-            assert_eq!(
-                route.owner, record.source_node,
-                "active migration of {} not from its owner",
-                record.shard
-            );
-            assert_eq!(
-                route.epoch, record.from_epoch,
-                "active migration of {} from a stale epoch",
-                record.shard
-            );
+            let route = self.routing.get(record.shard).expect("a migrating shard has a route");
+            assert_eq!(route.owner, record.source_node, "active migration of {} not from its owner", record.shard);
+            assert_eq!(route.epoch, record.from_epoch, "active migration of {} from a stale epoch", record.shard);
         }
     }
 }

@@ -23,42 +23,31 @@ impl Coordinator {
         address: Address,
         out: &mut Outbox,
     ) -> Result<(), InputError> {
-        let mut meta = CoordinatorMeta {
-            incarnation: Incarnation(0),
-            next_migration_id: MigrationId(1),
-        };
+        let mut meta = CoordinatorMeta { incarnation: Incarnation(0), next_migration_id: MigrationId(1) };
         let mut routing = RoutingTable::new();
         let mut members = Membership::new();
         let mut records: Vec<MigrationRecord> = Vec::new();
         for (key, value) in disk {
             match *key {
                 StorageKey::CoordinatorMeta => meta = decode_record(*key, value)?,
-                StorageKey::Route(shard) => {
-                    routing.restore(shard, decode_record::<Route>(*key, value)?)
-                }
+                StorageKey::Route(shard) => routing.restore(shard, decode_record::<Route>(*key, value)?),
                 StorageKey::Member(node) => members.restore(node, decode_record(*key, value)?, now),
                 StorageKey::Migration(_) => records.push(decode_record(*key, value)?),
                 _ => {}
             }
         }
         let tracker = MigrationTracker::restore(
-            self.config.caps,
+            self.config.enforced_caps(),
             self.config.terminal_migrations_kept_max,
             meta.next_migration_id,
             records,
         )
-        .map_err(|error| CorruptRecord {
-            key: StorageKey::CoordinatorMeta,
-            detail: error.to_string(),
-        })?;
+        .map_err(|error| CorruptRecord { key: StorageKey::CoordinatorMeta, detail: error.to_string() })?
+        .with_phase_shortcut(self.config.has_canary(crate::canary::Canary::PhaseShortcut));
 
         meta.incarnation = Incarnation(meta.incarnation.0 + 1);
         self.meta = meta;
-        self.identity = Some(PeerIdentity {
-            actor: ActorId::Coordinator,
-            address,
-            incarnation: meta.incarnation,
-        });
+        self.identity = Some(PeerIdentity { actor: ActorId::Coordinator, address, incarnation: meta.incarnation });
         self.booted_at = now;
         self.routing = routing;
         self.members = members;
@@ -85,10 +74,7 @@ impl Coordinator {
     /// otherwise nothing was committed and aborting is safe.
     fn settle_after_restart(&mut self, now: Instant, id: MigrationId, out: &mut Outbox) {
         let record = self.tracker.get(id).expect("active id").clone();
-        let committed = Route {
-            owner: record.target_node,
-            epoch: record.from_epoch.next(),
-        };
+        let committed = Route { owner: record.target_node, epoch: record.from_epoch.next() };
         if record.phase == Phase::CutOver && self.routing.get(record.shard) == Some(committed) {
             self.advance(now, id, Phase::Complete, out);
         } else {

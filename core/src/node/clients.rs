@@ -2,6 +2,7 @@
 //! only after the entry is durable.
 
 use super::DataNode;
+use crate::canary::Canary;
 use crate::effects::Outbox;
 use crate::ids::{Address, ClientId, Epoch, PeerIdentity, ShardId, WriteId};
 use crate::input::InputError;
@@ -15,19 +16,9 @@ use bytes::Bytes;
 fn rejection(role: Option<ShardRole>, epoch: Epoch) -> Option<Rejection> {
     match role {
         None | Some(ShardRole::Incoming { .. }) => Some(Rejection::NotOwner),
-        Some(ShardRole::Forwarding {
-            owner,
-            address,
-            epoch,
-        }) => Some(Rejection::Moved {
-            owner,
-            address,
-            epoch,
-        }),
+        Some(ShardRole::Forwarding { owner, address, epoch }) => Some(Rejection::Moved { owner, address, epoch }),
         Some(ShardRole::Fenced { .. }) => Some(Rejection::Fenced),
-        Some(ShardRole::Owned { epoch: current }) if epoch < current => {
-            Some(Rejection::StaleEpoch { current })
-        }
+        Some(ShardRole::Owned { epoch: current }) if epoch < current => Some(Rejection::StaleEpoch { current }),
         Some(ShardRole::Owned { epoch: current }) if epoch > current => Some(Rejection::NotOwner),
         Some(ShardRole::Owned { .. }) => None,
     }
@@ -47,27 +38,20 @@ impl DataNode {
         out: &mut Outbox,
     ) -> Result<(), InputError> {
         if write_id.client != client {
-            return Err(InputError::Refused(format!(
-                "{client} wrote with {write_id}"
-            )));
+            return Err(InputError::Refused(format!("{client} wrote with {write_id}")));
         }
         let me = self.me();
         let reply_to = Some(sender.incarnation);
-        if let Some(rejection) = rejection(self.shards.get(&shard).map(|state| state.role), epoch) {
-            out.send(
-                me,
-                from,
-                reply_to,
-                Message::WriteRejected {
-                    shard,
-                    write_id,
-                    rejection,
-                },
-            );
+        let role = self.shards.get(&shard).map(|state| state.role);
+        let stub_serves =
+            self.config.has_canary(Canary::StubAcksWrites) && matches!(role, Some(ShardRole::Forwarding { .. }));
+        if let Some(rejection) = rejection(role, epoch).filter(|_| !stub_serves) {
+            out.send(me, from, reply_to, Message::WriteRejected { shard, write_id, rejection });
             return Ok(());
         }
         let entities_max = self.config.entities_per_shard_max;
         let log_entries_max = self.config.shard_log_entries_max;
+        let ack_before_durable = self.config.has_canary(Canary::AckBeforeDurable);
         let state = self.shards.get_mut(&shard).expect("served shard exists");
         if state.entities.len() < entities_max || state.entities.contains_key(&client) {
             state.entities.insert(client, from);
@@ -77,45 +61,25 @@ impl DataNode {
             Some(index) => index,
             None if state.log.last_index().0 >= log_entries_max => {
                 let rejection = Rejection::Overloaded;
-                out.send(
-                    me,
-                    from,
-                    reply_to,
-                    Message::WriteRejected {
-                        shard,
-                        write_id,
-                        rejection,
-                    },
-                );
+                out.send(me, from, reply_to, Message::WriteRejected { shard, write_id, rejection });
                 return Ok(());
             }
             None => {
                 let entry = LogEntry { write_id, payload };
                 let index = state.log.last_index().next();
-                out.persist(put(StorageKey::LogEntry(shard, index), &entry));
+                let op = put(StorageKey::LogEntry(shard, index), &entry);
+                if ack_before_durable {
+                    out.persist_lazily(op);
+                } else {
+                    out.persist(op);
+                }
                 state.log.append(entry);
                 state.writes_in_window += 1;
                 index
             }
         };
-        out.observe(Observation::WriteAcked {
-            node: self.node,
-            shard,
-            epoch,
-            write_id,
-            index,
-        });
-        out.send(
-            me,
-            from,
-            reply_to,
-            Message::WriteAck {
-                shard,
-                epoch,
-                write_id,
-                index,
-            },
-        );
+        out.observe(Observation::WriteAcked { node: self.node, shard, epoch, write_id, index });
+        out.send(me, from, reply_to, Message::WriteAck { shard, epoch, write_id, index });
         Ok(())
     }
 
@@ -134,11 +98,7 @@ impl DataNode {
             None => {
                 let state = self.shards.get_mut(&shard).expect("served shard exists");
                 state.reads_in_window += 1;
-                Message::ReadReply {
-                    shard,
-                    epoch,
-                    last_index: state.log.last_index(),
-                }
+                Message::ReadReply { shard, epoch, last_index: state.log.last_index() }
             }
         };
         out.send(me, from, Some(sender.incarnation), reply);

@@ -1,6 +1,7 @@
 //! The coordinator's decisions as a node applies them: assignment, commit, abort, fate.
 
 use super::{DataNode, ShardState};
+use crate::canary::Canary;
 use crate::effects::Outbox;
 use crate::ids::{Address, Epoch, MigrationId, NodeId, ShardId};
 use crate::input::InputError;
@@ -10,26 +11,15 @@ use crate::wire::{Fate, ShardRole};
 
 impl DataNode {
     /// Only a never-migrated shard is created empty.
-    pub(super) fn on_assign(
-        &mut self,
-        shard: ShardId,
-        epoch: Epoch,
-        out: &mut Outbox,
-    ) -> Result<(), InputError> {
+    pub(super) fn on_assign(&mut self, shard: ShardId, epoch: Epoch, out: &mut Outbox) -> Result<(), InputError> {
         if epoch != Epoch::INITIAL {
-            return Err(InputError::Refused(format!(
-                "assignment of {shard} at {epoch}"
-            )));
+            return Err(InputError::Refused(format!("assignment of {shard} at {epoch}")));
         }
         if self.shards.contains_key(&shard) {
             return Ok(());
         }
         self.set_role(shard, ShardRole::Owned { epoch }, out);
-        out.observe(Observation::ShardAssigned {
-            node: self.node,
-            shard,
-            epoch,
-        });
+        out.observe(Observation::ShardAssigned { node: self.node, shard, epoch });
         Ok(())
     }
 
@@ -43,59 +33,32 @@ impl DataNode {
         out: &mut Outbox,
     ) -> Result<(), InputError> {
         let Some(role) = self.shards.get(&shard).map(|state| state.role) else {
-            return Err(InputError::Stale(format!(
-                "commit of {migration}: {shard} unknown here"
-            )));
+            return Err(InputError::Stale(format!("commit of {migration}: {shard} unknown here")));
         };
         match role {
-            ShardRole::Incoming {
-                migration: current,
-                from_epoch,
-            } if current == migration && owner == self.node && epoch == from_epoch.next() => {
-                self.set_role(shard, ShardRole::Owned { epoch }, out);
-                out.observe(Observation::OwnershipTaken {
-                    node: self.node,
-                    shard,
-                    migration,
-                    epoch,
-                });
+            ShardRole::Incoming { migration: current, from_epoch }
+                if current == migration && owner == self.node && epoch == from_epoch.next() =>
+            {
+                if self.config.has_canary(Canary::EpochNotPersisted) {
+                    self.shards.get_mut(&shard).expect("known").role = ShardRole::Owned { epoch };
+                } else {
+                    self.set_role(shard, ShardRole::Owned { epoch }, out);
+                }
+                out.observe(Observation::OwnershipTaken { node: self.node, shard, migration, epoch });
             }
             ShardRole::Owned { epoch: current } | ShardRole::Fenced { epoch: current, .. }
                 if epoch > current && owner != self.node =>
             {
                 self.sources.remove(&shard);
-                self.set_role(
-                    shard,
-                    ShardRole::Forwarding {
-                        owner,
-                        address,
-                        epoch,
-                    },
-                    out,
-                );
+                self.set_role(shard, ShardRole::Forwarding { owner, address, epoch }, out);
                 // The data now lives on the new owner; keep only the forwarding stub.
                 out.persist(StorageOp::ClearShardLog { shard });
                 let state = self.shards.get_mut(&shard).expect("known");
                 *state = ShardState::new(state.role);
-                out.observe(Observation::ShardForwarded {
-                    node: self.node,
-                    shard,
-                    owner,
-                    epoch,
-                });
+                out.observe(Observation::ShardForwarded { node: self.node, shard, owner, epoch });
             }
-            ShardRole::Forwarding { epoch: current, .. }
-                if epoch > current && owner != self.node =>
-            {
-                self.set_role(
-                    shard,
-                    ShardRole::Forwarding {
-                        owner,
-                        address,
-                        epoch,
-                    },
-                    out,
-                );
+            ShardRole::Forwarding { epoch: current, .. } if epoch > current && owner != self.node => {
+                self.set_role(shard, ShardRole::Forwarding { owner, address, epoch }, out);
             }
             _ => {}
         }
@@ -108,38 +71,19 @@ impl DataNode {
         shard: ShardId,
         out: &mut Outbox,
     ) -> Result<(), InputError> {
-        if self
-            .sources
-            .get(&shard)
-            .is_some_and(|stream| stream.migration() == migration)
-        {
+        if self.sources.get(&shard).is_some_and(|stream| stream.migration() == migration) {
             self.sources.remove(&shard);
         }
         match self.shards.get(&shard).map(|state| state.role) {
-            Some(ShardRole::Fenced {
-                epoch,
-                migration: current,
-            }) if current == migration => {
+            Some(ShardRole::Fenced { epoch, migration: current }) if current == migration => {
                 self.set_role(shard, ShardRole::Owned { epoch }, out);
-                out.observe(Observation::ShardUnfenced {
-                    node: self.node,
-                    shard,
-                    migration,
-                });
+                out.observe(Observation::ShardUnfenced { node: self.node, shard, migration });
             }
-            Some(ShardRole::Incoming {
-                migration: current, ..
-            }) if current == migration => {
+            Some(ShardRole::Incoming { migration: current, .. }) if current == migration => {
                 out.persist(StorageOp::ClearShardLog { shard });
-                out.persist(StorageOp::Delete {
-                    key: StorageKey::ShardMeta(shard),
-                });
+                out.persist(StorageOp::Delete { key: StorageKey::ShardMeta(shard) });
                 self.shards.remove(&shard);
-                out.observe(Observation::IncomingDiscarded {
-                    node: self.node,
-                    shard,
-                    migration,
-                });
+                out.observe(Observation::IncomingDiscarded { node: self.node, shard, migration });
             }
             _ => {}
         }
@@ -156,11 +100,7 @@ impl DataNode {
         match fate {
             Fate::InProgress => Ok(()),
             Fate::Aborted => self.on_abort(migration, shard, out),
-            Fate::Committed {
-                owner,
-                address,
-                epoch,
-            } => self.on_commit(migration, shard, owner, address, epoch, out),
+            Fate::Committed { owner, address, epoch } => self.on_commit(migration, shard, owner, address, epoch, out),
         }
     }
 }

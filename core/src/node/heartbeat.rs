@@ -13,15 +13,8 @@ impl DataNode {
         let mut shard_loads = Vec::new();
         let mut shards = Vec::with_capacity(self.shards.len());
         for (shard, state) in self.shards.iter_mut() {
-            shards.push(ShardReport {
-                shard: *shard,
-                role: state.role,
-                last_index: state.log.last_index(),
-            });
-            if matches!(
-                state.role,
-                ShardRole::Owned { .. } | ShardRole::Fenced { .. }
-            ) {
+            shards.push(ShardReport { shard: *shard, role: state.role, last_index: state.log.last_index() });
+            if matches!(state.role, ShardRole::Owned { .. } | ShardRole::Fenced { .. }) {
                 let shard_load = ShardLoad {
                     shard: *shard,
                     bytes: state.log.bytes(),
@@ -42,23 +35,13 @@ impl DataNode {
         load.cpu_permille = (ops_per_s.saturating_mul(1000) / capacity).min(1000) as u32;
         self.window_started_at = now;
         self.last_heartbeat_at = Some(now);
-        self.to_coordinator(
-            out,
-            Message::Heartbeat(Heartbeat {
-                load,
-                shard_loads,
-                shards,
-            }),
-        );
+        self.to_coordinator(out, Message::Heartbeat(Heartbeat { load, shard_loads, shards }));
     }
 
     /// A fenced shard waits on the coordinator's decision; ask for it until it comes (the
     /// decision itself may have been lost, or this node restarted and forgot the stream).
     pub(super) fn query_fates(&mut self, now: Instant, out: &mut Outbox) {
-        if self
-            .last_fate_query_at
-            .is_some_and(|at| now.ms_since(at) < self.config.fate_query_interval_ms)
-        {
+        if self.last_fate_query_at.is_some_and(|at| now.ms_since(at) < self.config.fate_query_interval_ms) {
             return;
         }
         self.last_fate_query_at = Some(now);
@@ -71,14 +54,7 @@ impl DataNode {
             })
             .collect();
         for (shard, from_epoch, migration) in fenced {
-            self.to_coordinator(
-                out,
-                Message::FateQuery {
-                    migration,
-                    shard,
-                    from_epoch,
-                },
-            );
+            self.to_coordinator(out, Message::FateQuery { migration, shard, from_epoch });
         }
     }
 }

@@ -84,133 +84,56 @@ impl DataNode {
     /// Sets a shard's role durably: the role is what survives a crash.
     fn set_role(&mut self, shard: ShardId, role: ShardRole, out: &mut Outbox) {
         if let Some(current) = self.shards.get(&shard) {
-            assert!(
-                role.epoch() >= current.role.epoch(),
-                "{shard}'s epoch would go back on {}",
-                self.node
-            );
+            assert!(role.epoch() >= current.role.epoch(), "{shard}'s epoch would go back on {}", self.node);
         }
-        self.shards
-            .entry(shard)
-            .or_insert_with(|| ShardState::new(role))
-            .role = role;
+        self.shards.entry(shard).or_insert_with(|| ShardState::new(role)).role = role;
         out.persist(put(StorageKey::ShardMeta(shard), &role));
     }
 
-    fn on_datagram(
-        &mut self,
-        now: Instant,
-        from: Address,
-        bytes: &[u8],
-        out: &mut Outbox,
-    ) -> Result<(), InputError> {
+    fn on_datagram(&mut self, now: Instant, from: Address, bytes: &[u8], out: &mut Outbox) -> Result<(), InputError> {
         let envelope = decode(bytes)?;
-        if envelope
-            .to_incarnation
-            .is_some_and(|incarnation| incarnation != self.me().incarnation)
-        {
-            return Err(InputError::Stale(format!(
-                "{} meant for an earlier life",
-                envelope.body.kind()
-            )));
+        if envelope.to_incarnation.is_some_and(|incarnation| incarnation != self.me().incarnation) {
+            return Err(InputError::Stale(format!("{} meant for an earlier life", envelope.body.kind())));
         }
         let sender = envelope.from;
         match (sender.actor, envelope.body) {
-            (ActorId::Coordinator, Message::AssignShard { shard, epoch }) => {
-                self.on_assign(shard, epoch, out)
+            (ActorId::Coordinator, Message::AssignShard { shard, epoch }) => self.on_assign(shard, epoch, out),
+            (ActorId::Coordinator, Message::StartMigration { migration, shard, epoch, target }) => {
+                self.on_start_migration(now, migration, shard, epoch, target, out)
             }
-            (
-                ActorId::Coordinator,
-                Message::StartMigration {
-                    migration,
-                    shard,
-                    epoch,
-                    target,
-                },
-            ) => self.on_start_migration(now, migration, shard, epoch, target, out),
             (ActorId::Coordinator, Message::StartCutover { migration, shard }) => {
                 self.on_start_cutover(now, migration, shard, out)
             }
-            (
-                ActorId::Coordinator,
-                Message::CommitMigration {
-                    migration,
-                    shard,
-                    owner,
-                    address,
-                    epoch,
-                },
-            ) => self.on_commit(migration, shard, owner, address, epoch, out),
+            (ActorId::Coordinator, Message::CommitMigration { migration, shard, owner, address, epoch }) => {
+                self.on_commit(migration, shard, owner, address, epoch, out)
+            }
             (ActorId::Coordinator, Message::AbortMigration { migration, shard }) => {
                 self.on_abort(migration, shard, out)
             }
-            (
-                ActorId::Coordinator,
-                Message::FateReply {
-                    migration,
-                    shard,
-                    fate,
-                },
-            ) => self.on_fate(migration, shard, fate, out),
-            (
-                ActorId::Coordinator,
-                Message::VerifyTarget {
-                    migration,
-                    shard,
-                    sealed_index,
-                },
-            ) => self.on_verify_target(migration, shard, sealed_index, out),
-            (
-                ActorId::Node(_),
-                Message::Chunk {
-                    migration,
-                    shard,
-                    from_epoch,
-                    first_index,
-                    entries,
-                },
-            ) => self.on_chunk(
-                from,
-                sender,
-                migration,
-                shard,
-                from_epoch,
-                first_index,
-                entries,
-                out,
-            ),
-            (
-                ActorId::Node(_),
-                Message::ChunkAck {
-                    migration,
-                    shard,
-                    applied_index,
-                },
-            ) => self.on_chunk_ack(now, sender, migration, shard, applied_index, out),
-            (
-                ActorId::Client(client),
-                Message::Write {
-                    shard,
-                    epoch,
-                    write_id,
-                    payload,
-                },
-            ) => self.on_write(from, sender, client, shard, epoch, write_id, payload, out),
+            (ActorId::Coordinator, Message::FateReply { migration, shard, fate }) => {
+                self.on_fate(migration, shard, fate, out)
+            }
+            (ActorId::Coordinator, Message::VerifyTarget { migration, shard, sealed_index }) => {
+                self.on_verify_target(migration, shard, sealed_index, out)
+            }
+            (ActorId::Node(_), Message::Chunk { migration, shard, from_epoch, first_index, entries }) => {
+                self.on_chunk(from, sender, migration, shard, from_epoch, first_index, entries, out)
+            }
+            (ActorId::Node(_), Message::ChunkAck { migration, shard, applied_index }) => {
+                self.on_chunk_ack(now, sender, migration, shard, applied_index, out)
+            }
+            (ActorId::Client(client), Message::Write { shard, epoch, write_id, payload }) => {
+                self.on_write(from, sender, client, shard, epoch, write_id, payload, out)
+            }
             (ActorId::Client(client), Message::Read { shard, epoch, .. }) => {
                 self.on_read(from, sender, client, shard, epoch, out)
             }
-            (_, body) => Err(InputError::UnexpectedMessage {
-                kind: body.kind(),
-                from: sender,
-            }),
+            (_, body) => Err(InputError::UnexpectedMessage { kind: body.kind(), from: sender }),
         }
     }
 
     fn on_tick(&mut self, now: Instant, out: &mut Outbox) {
-        if self
-            .last_heartbeat_at
-            .is_none_or(|at| now.ms_since(at) >= self.config.heartbeat_interval_ms)
-        {
+        if self.last_heartbeat_at.is_none_or(|at| now.ms_since(at) >= self.config.heartbeat_interval_ms) {
             self.send_heartbeat(now, out);
         }
         self.tick_sources(now, out);
@@ -221,30 +144,17 @@ impl DataNode {
     /// Local rules; a failure is a bug in the data node.
     pub fn check_invariants(&self) {
         for (shard, stream) in &self.sources {
-            let state = self
-                .shards
-                .get(shard)
-                .expect("a source stream's shard exists");
+            let state = self.shards.get(shard).expect("a source stream's shard exists");
             match (stream.stage(), state.role) {
                 (SourceStage::Streaming, ShardRole::Owned { epoch }) => {
                     assert_eq!(epoch, stream.from_epoch(), "source stream epoch drifted")
                 }
-                (
-                    SourceStage::HandingOff { .. } | SourceStage::Sealed { .. },
-                    ShardRole::Fenced { migration, .. },
-                ) => {
-                    assert_eq!(
-                        migration,
-                        stream.migration(),
-                        "fenced for another migration"
-                    )
+                (SourceStage::HandingOff { .. } | SourceStage::Sealed { .. }, ShardRole::Fenced { migration, .. }) => {
+                    assert_eq!(migration, stream.migration(), "fenced for another migration")
                 }
                 (stage, role) => panic!("source stream {stage:?} on {shard} with role {role:?}"),
             }
-            assert!(
-                stream.acked() <= state.log.last_index(),
-                "target acked past the source's log"
-            );
+            assert!(stream.acked() <= state.log.last_index(), "target acked past the source's log");
         }
     }
 }
@@ -270,9 +180,7 @@ impl Actor for DataNode {
                 self.on_tick(now, out);
                 Ok(())
             }
-            Input::Command(command) => Err(InputError::Refused(format!(
-                "a data node does not take {command:?}"
-            ))),
+            Input::Command(command) => Err(InputError::Refused(format!("a data node does not take {command:?}"))),
         };
         self.check_invariants();
         result

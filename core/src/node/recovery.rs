@@ -45,20 +45,14 @@ impl DataNode {
         for (key, value) in disk {
             match *key {
                 StorageKey::ShardMeta(shard) => {
-                    shards.insert(
-                        shard,
-                        ShardState::new(decode_record::<ShardRole>(*key, value)?),
-                    );
+                    shards.insert(shard, ShardState::new(decode_record::<ShardRole>(*key, value)?));
                 }
                 StorageKey::LogEntry(shard, index) => {
                     let Some(state) = shards.get_mut(&shard) else {
                         continue;
                     };
                     if index != state.log.last_index().next() {
-                        let detail = format!(
-                            "log of {shard} jumps from {} to {index}",
-                            state.log.last_index()
-                        );
+                        let detail = format!("log of {shard} jumps from {} to {index}", state.log.last_index());
                         return Err(CorruptRecord { key: *key, detail }.into());
                     }
                     state.log.append(decode_record::<LogEntry>(*key, value)?);
@@ -71,20 +65,13 @@ impl DataNode {
         for output in boot_out.drain() {
             out.push(output);
         }
-        self.identity = Some(PeerIdentity {
-            actor: ActorId::Node(self.node),
-            address,
-            incarnation,
-        });
+        self.identity = Some(PeerIdentity { actor: ActorId::Node(self.node), address, incarnation });
         self.shards = shards;
         self.sources.clear();
         self.window_started_at = now;
         self.last_heartbeat_at = None;
         self.last_fate_query_at = None;
-        out.observe(Observation::NodeBooted {
-            node: self.node,
-            incarnation,
-        });
+        out.observe(Observation::NodeBooted { node: self.node, incarnation });
         self.send_heartbeat(now, out);
         out.set_timer(now.plus_ms(self.config.node_tick_ms));
         Ok(())

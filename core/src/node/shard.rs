@@ -17,13 +17,7 @@ pub struct ShardState {
 
 impl ShardState {
     pub fn new(role: ShardRole) -> ShardState {
-        ShardState {
-            role,
-            log: ShardLog::new(),
-            entities: BTreeMap::new(),
-            writes_in_window: 0,
-            reads_in_window: 0,
-        }
+        ShardState { role, log: ShardLog::new(), entities: BTreeMap::new(), writes_in_window: 0, reads_in_window: 0 }
     }
 
     /// Owned and not fenced: may ack writes at this epoch.

@@ -2,6 +2,7 @@
 //! on cut-over, hand off live entities, seal, and report to the coordinator.
 
 use super::DataNode;
+use crate::canary::Canary;
 use crate::effects::Outbox;
 use crate::ids::{Address, ClientId, Epoch, Instant, LogIndex, MigrationId, PeerIdentity, ShardId};
 use crate::input::InputError;
@@ -29,6 +30,7 @@ pub struct SourceStream {
     stage: SourceStage,
     last_sent_at: Option<Instant>,
     last_report_at: Option<Instant>,
+    fenced_at: Option<Instant>,
 }
 
 impl SourceStream {
@@ -54,6 +56,28 @@ impl SourceStream {
 }
 
 impl DataNode {
+    /// A sealed source reports once the target acked everything (at once, under the
+    /// `CommitWithoutTargetCheck` canary).
+    fn seal_reportable(&self, acked: LogIndex, sealed_index: LogIndex) -> bool {
+        acked >= sealed_index || self.config.has_canary(Canary::CommitWithoutTargetCheck)
+    }
+
+    /// The `UnfenceOnTimeout` canary: an impatient source unfences on its own.
+    fn unfence_impatiently(&mut self, now: Instant, shard: ShardId, out: &mut Outbox) -> bool {
+        let patience_ms = self.config.write_pause_budget_ms / 5;
+        let stream = &self.sources[&shard];
+        let impatient = self.config.has_canary(Canary::UnfenceOnTimeout)
+            && stream.fenced_at.is_some_and(|fenced_at| now.ms_since(fenced_at) >= patience_ms);
+        if !impatient {
+            return false;
+        }
+        let (migration, epoch) = (stream.migration, stream.from_epoch);
+        self.sources.remove(&shard);
+        self.set_role(shard, ShardRole::Owned { epoch }, out);
+        out.observe(Observation::ShardUnfenced { node: self.node, shard, migration });
+        true
+    }
+
     pub(super) fn on_start_migration(
         &mut self,
         now: Instant,
@@ -69,10 +93,7 @@ impl DataNode {
             }
             return Ok(());
         }
-        let owned_at_epoch = self
-            .shards
-            .get(&shard)
-            .is_some_and(|state| state.role == ShardRole::Owned { epoch });
+        let owned_at_epoch = self.shards.get(&shard).is_some_and(|state| state.role == ShardRole::Owned { epoch });
         if !owned_at_epoch || target.actor == crate::ids::ActorId::Node(self.node) {
             self.to_coordinator(out, Message::SourceRefused { migration, shard });
             return Ok(());
@@ -87,6 +108,7 @@ impl DataNode {
             stage: SourceStage::Streaming,
             last_sent_at: None,
             last_report_at: None,
+            fenced_at: None,
         };
         self.sources.insert(shard, stream);
         self.send_chunk(now, shard, out);
@@ -103,24 +125,12 @@ impl DataNode {
         applied_index: LogIndex,
         out: &mut Outbox,
     ) -> Result<(), InputError> {
-        let last = self
-            .shards
-            .get(&shard)
-            .map(|state| state.log.last_index())
-            .unwrap_or_default();
-        let Some(stream) = self
-            .sources
-            .get_mut(&shard)
-            .filter(|stream| stream.migration == migration)
-        else {
-            return Err(InputError::Stale(format!(
-                "chunk ack for {migration} on {shard}, no such stream"
-            )));
+        let last = self.shards.get(&shard).map(|state| state.log.last_index()).unwrap_or_default();
+        let Some(stream) = self.sources.get_mut(&shard).filter(|stream| stream.migration == migration) else {
+            return Err(InputError::Stale(format!("chunk ack for {migration} on {shard}, no such stream")));
         };
         if stream.target != sender {
-            return Err(InputError::Stale(format!(
-                "chunk ack for {migration} from {sender}, not the target"
-            )));
+            return Err(InputError::Stale(format!("chunk ack for {migration} from {sender}, not the target")));
         }
         let advanced = applied_index.min(last) > stream.acked;
         stream.acked = stream.acked.max(applied_index.min(last));
@@ -130,7 +140,7 @@ impl DataNode {
         match self.sources[&shard].stage {
             SourceStage::Streaming if advanced => self.report_progress(now, shard, out),
             SourceStage::Sealed { index, .. }
-                if advanced && self.sources[&shard].acked >= index =>
+                if advanced && self.seal_reportable(self.sources[&shard].acked, index) =>
             {
                 self.report_sealed(now, shard, out)
             }
@@ -146,11 +156,7 @@ impl DataNode {
         shard: ShardId,
         out: &mut Outbox,
     ) -> Result<(), InputError> {
-        let Some(stream) = self
-            .sources
-            .get(&shard)
-            .filter(|stream| stream.migration == migration)
-        else {
+        let Some(stream) = self.sources.get(&shard).filter(|stream| stream.migration == migration) else {
             self.to_coordinator(out, Message::SourceRefused { migration, shard });
             return Ok(());
         };
@@ -159,24 +165,17 @@ impl DataNode {
                 let epoch = stream.from_epoch;
                 // Durable before anything else: a restarted node must still find it fenced.
                 self.set_role(shard, ShardRole::Fenced { epoch, migration }, out);
-                out.observe(Observation::ShardFenced {
-                    node: self.node,
-                    shard,
-                    migration,
-                    epoch,
-                });
-                let remaining: Vec<(ClientId, Address)> = self.shards[&shard]
-                    .entities
-                    .iter()
-                    .map(|(client, address)| (*client, *address))
-                    .collect();
-                self.sources.get_mut(&shard).expect("checked").stage =
-                    SourceStage::HandingOff { remaining };
+                out.observe(Observation::ShardFenced { node: self.node, shard, migration, epoch });
+                let remaining: Vec<(ClientId, Address)> =
+                    self.shards[&shard].entities.iter().map(|(client, address)| (*client, *address)).collect();
+                let stream = self.sources.get_mut(&shard).expect("checked");
+                stream.stage = SourceStage::HandingOff { remaining };
+                stream.fenced_at = Some(now);
                 self.hand_off(now, shard, out);
             }
             SourceStage::HandingOff { .. } => {}
             SourceStage::Sealed { index, .. } => {
-                if stream.acked >= index {
+                if self.seal_reportable(stream.acked, index) {
                     self.report_sealed(now, shard, out);
                 }
             }
@@ -188,10 +187,7 @@ impl DataNode {
     fn hand_off(&mut self, now: Instant, shard: ShardId, out: &mut Outbox) {
         let batch = self.config.handoff_batch_entities.max(1);
         let me = self.me();
-        let stream = self
-            .sources
-            .get_mut(&shard)
-            .expect("handing off a known stream");
+        let stream = self.sources.get_mut(&shard).expect("handing off a known stream");
         let SourceStage::HandingOff { remaining } = &mut stream.stage else {
             return;
         };
@@ -200,26 +196,16 @@ impl DataNode {
             out.send(me, address, None, Message::ShardMoving { shard });
         }
         let (migration, left) = (stream.migration, remaining.len() as u32);
-        out.observe(Observation::HandoffProgress {
-            node: self.node,
-            shard,
-            migration,
-            remaining: left,
-        });
+        out.observe(Observation::HandoffProgress { node: self.node, shard, migration, remaining: left });
         if left > 0 {
             return;
         }
         let log = &self.shards[&shard].log;
         let (index, digest) = (log.last_index(), log.digest());
         stream.stage = SourceStage::Sealed { index, digest };
-        out.observe(Observation::ShardSealed {
-            node: self.node,
-            shard,
-            migration,
-            index,
-            digest,
-        });
-        if stream.acked >= index {
+        out.observe(Observation::ShardSealed { node: self.node, shard, migration, index, digest });
+        let acked = stream.acked;
+        if self.seal_reportable(acked, index) {
             self.report_sealed(now, shard, out);
         } else {
             self.send_chunk(now, shard, out);
@@ -229,11 +215,12 @@ impl DataNode {
     pub(super) fn tick_sources(&mut self, now: Instant, out: &mut Outbox) {
         let shards: Vec<ShardId> = self.sources.keys().copied().collect();
         for shard in shards {
+            if self.unfence_impatiently(now, shard, out) {
+                continue;
+            }
             let stream = &self.sources[&shard];
             let last = self.shards[&shard].log.last_index();
-            let quiet = |at: Option<Instant>, after_ms: u64| {
-                at.is_none_or(|at| now.ms_since(at) >= after_ms)
-            };
+            let quiet = |at: Option<Instant>, after_ms: u64| at.is_none_or(|at| now.ms_since(at) >= after_ms);
             if stream.acked < last && quiet(stream.last_sent_at, self.config.chunk_retransmit_ms) {
                 self.send_chunk(now, shard, out);
             }
@@ -242,7 +229,7 @@ impl DataNode {
             match stream.stage {
                 SourceStage::Streaming if report_due => self.report_progress(now, shard, out),
                 SourceStage::HandingOff { .. } => self.hand_off(now, shard, out),
-                SourceStage::Sealed { index, .. } if report_due && stream.acked >= index => {
+                SourceStage::Sealed { index, .. } if report_due && self.seal_reportable(stream.acked, index) => {
                     self.report_sealed(now, shard, out)
                 }
                 _ => {}
@@ -252,37 +239,18 @@ impl DataNode {
 
     fn send_chunk(&mut self, now: Instant, shard: ShardId, out: &mut Outbox) {
         let me = self.me();
-        let stream = self
-            .sources
-            .get_mut(&shard)
-            .expect("streaming a known shard");
+        let stream = self.sources.get_mut(&shard).expect("streaming a known shard");
         let first_index = stream.acked.next();
         let last_index = LogIndex(stream.acked.0 + self.config.chunk_entries_max as u64);
-        let entries = self.shards[&shard]
-            .log
-            .range(first_index, last_index)
-            .to_vec();
-        let chunk = Message::Chunk {
-            migration: stream.migration,
-            shard,
-            from_epoch: stream.from_epoch,
-            first_index,
-            entries,
-        };
-        out.send(
-            me,
-            stream.target.address,
-            Some(stream.target.incarnation),
-            chunk,
-        );
+        let entries = self.shards[&shard].log.range(first_index, last_index).to_vec();
+        let chunk =
+            Message::Chunk { migration: stream.migration, shard, from_epoch: stream.from_epoch, first_index, entries };
+        out.send(me, stream.target.address, Some(stream.target.incarnation), chunk);
         stream.last_sent_at = Some(now);
     }
 
     fn report_progress(&mut self, now: Instant, shard: ShardId, out: &mut Outbox) {
-        let stream = self
-            .sources
-            .get_mut(&shard)
-            .expect("reporting a known stream");
+        let stream = self.sources.get_mut(&shard).expect("reporting a known stream");
         stream.last_report_at = Some(now);
         let progress = SourceProgress {
             snapshot_index: stream.snapshot_index,
@@ -290,34 +258,16 @@ impl DataNode {
             source_last: self.shards[&shard].log.last_index(),
         };
         let migration = stream.migration;
-        self.to_coordinator(
-            out,
-            Message::SourceProgress {
-                migration,
-                shard,
-                progress,
-            },
-        );
+        self.to_coordinator(out, Message::SourceProgress { migration, shard, progress });
     }
 
     fn report_sealed(&mut self, now: Instant, shard: ShardId, out: &mut Outbox) {
-        let stream = self
-            .sources
-            .get_mut(&shard)
-            .expect("reporting a known stream");
+        let stream = self.sources.get_mut(&shard).expect("reporting a known stream");
         stream.last_report_at = Some(now);
         let SourceStage::Sealed { index, digest } = stream.stage else {
             return;
         };
         let migration = stream.migration;
-        self.to_coordinator(
-            out,
-            Message::SourceSealed {
-                migration,
-                shard,
-                index,
-                digest,
-            },
-        );
+        self.to_coordinator(out, Message::SourceSealed { migration, shard, index, digest });
     }
 }

@@ -23,40 +23,25 @@ impl DataNode {
         out: &mut Outbox,
     ) -> Result<(), InputError> {
         if entries.len() > self.config.chunk_entries_max {
-            return Err(InputError::Refused(format!(
-                "chunk of {} entries exceeds the bound",
-                entries.len()
-            )));
+            return Err(InputError::Refused(format!("chunk of {} entries exceeds the bound", entries.len())));
         }
         let fresh_start = match self.shards.get(&shard).map(|state| state.role) {
             None => true,
             Some(ShardRole::Forwarding { epoch, .. }) if from_epoch >= epoch => true,
-            Some(ShardRole::Incoming {
-                migration: current,
-                from_epoch: current_epoch,
-            }) => {
+            Some(ShardRole::Incoming { migration: current, from_epoch: current_epoch }) => {
                 if current == migration {
                     false
                 } else if current < migration && from_epoch >= current_epoch {
                     true
                 } else {
-                    return Err(InputError::Stale(format!(
-                        "chunk of {migration}, {current} is newer"
-                    )));
+                    return Err(InputError::Stale(format!("chunk of {migration}, {current} is newer")));
                 }
             }
-            Some(role) => {
-                return Err(InputError::Stale(format!(
-                    "chunk of {migration} for {shard} held as {role:?}"
-                )))
-            }
+            Some(role) => return Err(InputError::Stale(format!("chunk of {migration} for {shard} held as {role:?}"))),
         };
         if fresh_start {
             out.persist(StorageOp::ClearShardLog { shard });
-            let role = ShardRole::Incoming {
-                migration,
-                from_epoch,
-            };
+            let role = ShardRole::Incoming { migration, from_epoch };
             self.shards.insert(shard, ShardState::new(role));
             out.persist(put(StorageKey::ShardMeta(shard), &role));
         }
@@ -73,16 +58,7 @@ impl DataNode {
             state.log.append(entry);
         }
         let applied_index = state.log.last_index();
-        out.send(
-            self.me(),
-            from,
-            Some(sender.incarnation),
-            Message::ChunkAck {
-                migration,
-                shard,
-                applied_index,
-            },
-        );
+        out.send(self.me(), from, Some(sender.incarnation), Message::ChunkAck { migration, shard, applied_index });
         Ok(())
     }
 
@@ -93,22 +69,14 @@ impl DataNode {
         _sealed_index: LogIndex,
         out: &mut Outbox,
     ) -> Result<(), InputError> {
-        let Some(state) = self.shards.get(&shard).filter(|state| {
-            matches!(state.role, ShardRole::Incoming { migration: current, .. } if current == migration)
-        }) else {
+        let Some(state) = self.shards.get(&shard).filter(
+            |state| matches!(state.role, ShardRole::Incoming { migration: current, .. } if current == migration),
+        ) else {
             return Err(InputError::Stale(format!("verify of {migration}: {shard} is not incoming for it")));
         };
         // Report what we hold, not what was asked: the coordinator compares.
         let (held_index, digest) = (state.log.last_index(), state.log.digest());
-        self.to_coordinator(
-            out,
-            Message::TargetVerified {
-                migration,
-                shard,
-                held_index,
-                digest,
-            },
-        );
+        self.to_coordinator(out, Message::TargetVerified { migration, shard, held_index, digest });
         Ok(())
     }
 }

@@ -36,10 +36,7 @@ impl MoveBudget {
     }
 
     pub fn spend(&mut self, from: NodeId, to: NodeId) {
-        assert!(
-            self.allows(from, to),
-            "planner spent a move the budget does not allow"
-        );
+        assert!(self.allows(from, to), "planner spent a move the budget does not allow");
         self.moves_left -= 1;
         self.total_left -= 1;
         *self.active_by_node.entry(from).or_default() += 1;

@@ -9,18 +9,9 @@ use std::collections::BTreeMap;
 /// Each shard of a non-accepting node goes to the accepting node with the fewest shards
 /// (counts updated as moves are planned; ties to the lowest id). O(S + moves * N).
 pub fn plan_drain(view: &ClusterView, caps: MigrationCaps) -> Vec<Move> {
-    let mut counts: BTreeMap<NodeId, usize> = view
-        .nodes
-        .iter()
-        .filter(|node| node.accepts_shards)
-        .map(|node| (node.node, 0))
-        .collect();
-    let leaving: Vec<NodeId> = view
-        .nodes
-        .iter()
-        .filter(|node| !node.accepts_shards)
-        .map(|node| node.node)
-        .collect();
+    let mut counts: BTreeMap<NodeId, usize> =
+        view.nodes.iter().filter(|node| node.accepts_shards).map(|node| (node.node, 0)).collect();
+    let leaving: Vec<NodeId> = view.nodes.iter().filter(|node| !node.accepts_shards).map(|node| node.node).collect();
     if leaving.is_empty() || counts.is_empty() {
         return Vec::new();
     }
@@ -35,8 +26,7 @@ pub fn plan_drain(view: &ClusterView, caps: MigrationCaps) -> Vec<Move> {
         if budget.exhausted() {
             break;
         }
-        if shard.migrating || !leaving.contains(&shard.owner) || !budget.node_has_room(shard.owner)
-        {
+        if shard.migrating || !leaving.contains(&shard.owner) || !budget.node_has_room(shard.owner) {
             continue;
         }
         let target = counts
@@ -47,11 +37,7 @@ pub fn plan_drain(view: &ClusterView, caps: MigrationCaps) -> Vec<Move> {
         if let Some(to) = target {
             budget.spend(shard.owner, to);
             *counts.get_mut(&to).expect("target is counted") += 1;
-            moves.push(Move {
-                shard: shard.shard,
-                from: shard.owner,
-                to,
-            });
+            moves.push(Move { shard: shard.shard, from: shard.owner, to });
         }
     }
     moves

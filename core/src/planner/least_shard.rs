@@ -9,12 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Places new shards, one by one, on the accepting node with the fewest shards (ties to
 /// the lowest id), counting each placement before the next. O(S + shards * N).
 pub fn allocate_least_shard(view: &ClusterView, new_shards: &[ShardId]) -> Vec<(ShardId, NodeId)> {
-    let mut counts: BTreeMap<NodeId, usize> = view
-        .nodes
-        .iter()
-        .filter(|node| node.accepts_shards)
-        .map(|node| (node.node, 0))
-        .collect();
+    let mut counts: BTreeMap<NodeId, usize> =
+        view.nodes.iter().filter(|node| node.accepts_shards).map(|node| (node.node, 0)).collect();
     for shard in &view.shards {
         if let Some(count) = counts.get_mut(&shard.owner) {
             *count += 1;
@@ -22,10 +18,7 @@ pub fn allocate_least_shard(view: &ClusterView, new_shards: &[ShardId]) -> Vec<(
     }
     let mut placements = Vec::with_capacity(new_shards.len());
     for shard in new_shards {
-        let Some((node, count)) = counts
-            .iter_mut()
-            .min_by_key(|(node, count)| (**count, **node))
-        else {
+        let Some((node, count)) = counts.iter_mut().min_by_key(|(node, count)| (**count, **node)) else {
             break;
         };
         *count += 1;
@@ -41,31 +34,16 @@ pub fn allocate_least_shard(view: &ClusterView, new_shards: &[ShardId]) -> Vec<(
 /// Complexity: O(S log S + moves * N) for S shards and N nodes. A move only happens when
 /// the gap exceeds the threshold (at least 1), so the target ends at most at the source's
 /// new count: no overshoot.
-pub fn plan_least_shard(
-    view: &ClusterView,
-    config: LeastShardConfig,
-    caps: MigrationCaps,
-) -> Vec<Move> {
-    let accepting: BTreeSet<NodeId> = view
-        .nodes
-        .iter()
-        .filter(|node| node.accepts_shards)
-        .map(|node| node.node)
-        .collect();
-    let mut owned: BTreeMap<NodeId, Vec<ShardId>> = view
-        .nodes
-        .iter()
-        .map(|node| (node.node, Vec::new()))
-        .collect();
+pub fn plan_least_shard(view: &ClusterView, config: LeastShardConfig, caps: MigrationCaps) -> Vec<Move> {
+    let accepting: BTreeSet<NodeId> =
+        view.nodes.iter().filter(|node| node.accepts_shards).map(|node| node.node).collect();
+    let mut owned: BTreeMap<NodeId, Vec<ShardId>> = view.nodes.iter().map(|node| (node.node, Vec::new())).collect();
     let mut counts: BTreeMap<NodeId, usize> = owned.keys().map(|node| (*node, 0)).collect();
     for shard in &view.shards {
         if let Some(count) = counts.get_mut(&shard.owner) {
             *count += 1;
             if !shard.migrating {
-                owned
-                    .get_mut(&shard.owner)
-                    .expect("owner known")
-                    .push(shard.shard);
+                owned.get_mut(&shard.owner).expect("owner known").push(shard.shard);
             }
         }
     }
@@ -96,11 +74,7 @@ pub fn plan_least_shard(
         if from_count <= to_count + config.rebalance_threshold_shards.max(1) {
             break;
         }
-        let shard = owned
-            .get_mut(&from)
-            .expect("owner known")
-            .pop()
-            .expect("checked non-empty");
+        let shard = owned.get_mut(&from).expect("owner known").pop().expect("checked non-empty");
         budget.spend(from, to);
         *counts.get_mut(&from).expect("counted") -= 1;
         *counts.get_mut(&to).expect("counted") += 1;

@@ -11,12 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 /// cluster's mean per accepting node, so the weights compare unlike units; a node's score
 /// is the sum of its shards' scores, which makes a planned move's effect exact.
 pub fn shard_scores(view: &ClusterView, weights: &LoadWeights) -> Vec<f64> {
-    let nodes = view
-        .nodes
-        .iter()
-        .filter(|node| node.accepts_shards)
-        .count()
-        .max(1) as f64;
+    let nodes = view.nodes.iter().filter(|node| node.accepts_shards).count().max(1) as f64;
     let (mut bytes, mut writes, mut reads) = (0u64, 0u64, 0u64);
     for shard in &view.shards {
         bytes += shard.load.bytes;
@@ -52,34 +47,21 @@ pub fn shard_scores(view: &ClusterView, weights: &LoadWeights) -> Vec<f64> {
 /// ping-pong. A hottest node with no such shard is set aside for this tick.
 ///
 /// Complexity: O(S log S + moves * (N + S/N)) for S shards on N nodes.
-pub fn plan_load_based(
-    view: &ClusterView,
-    weights: &LoadWeights,
-    threshold: f64,
-    caps: MigrationCaps,
-) -> Vec<Move> {
+pub fn plan_load_based(view: &ClusterView, weights: &LoadWeights, threshold: f64, caps: MigrationCaps) -> Vec<Move> {
     let scores = shard_scores(view, weights);
-    let accepting: BTreeSet<NodeId> = view
-        .nodes
-        .iter()
-        .filter(|node| node.accepts_shards)
-        .map(|node| node.node)
-        .collect();
+    let accepting: BTreeSet<NodeId> =
+        view.nodes.iter().filter(|node| node.accepts_shards).map(|node| node.node).collect();
     if accepting.len() < 2 {
         return Vec::new();
     }
-    let mut node_score: BTreeMap<NodeId, f64> =
-        view.nodes.iter().map(|node| (node.node, 0.0)).collect();
+    let mut node_score: BTreeMap<NodeId, f64> = view.nodes.iter().map(|node| (node.node, 0.0)).collect();
     // Movable shards per node, sorted by descending score then ascending id.
     let mut movable: BTreeMap<NodeId, Vec<(f64, ShardId)>> = BTreeMap::new();
     for (shard, score) in view.shards.iter().zip(&scores) {
         if let Some(total) = node_score.get_mut(&shard.owner) {
             *total += score;
             if !shard.migrating {
-                movable
-                    .entry(shard.owner)
-                    .or_default()
-                    .push((*score, shard.shard));
+                movable.entry(shard.owner).or_default().push((*score, shard.shard));
             }
         }
     }
@@ -118,10 +100,7 @@ pub fn plan_load_based(
         }
         let half_gap = gap / 2.0;
         let shards = movable.entry(from).or_default();
-        let Some(position) = shards
-            .iter()
-            .position(|(score, _)| *score <= half_gap && *score > 0.0)
-        else {
+        let Some(position) = shards.iter().position(|(score, _)| *score <= half_gap && *score > 0.0) else {
             set_aside.insert(from);
             continue;
         };

@@ -27,17 +27,13 @@ pub struct Move {
 
 /// Drain moves first (a leaving node must empty); otherwise the configured planner.
 pub fn plan(view: &ClusterView, config: &ProtocolConfig) -> Vec<Move> {
-    let drain = plan_drain(view, config.caps);
+    let caps = config.enforced_caps();
+    let drain = plan_drain(view, caps);
     if !drain.is_empty() {
         return drain;
     }
     match config.planner {
-        PlannerKind::LoadBased => plan_load_based(
-            view,
-            &config.load_weights,
-            config.load_imbalance_threshold,
-            config.caps,
-        ),
-        PlannerKind::LeastShard => plan_least_shard(view, config.least_shard, config.caps),
+        PlannerKind::LoadBased => plan_load_based(view, &config.load_weights, config.load_imbalance_threshold, caps),
+        PlannerKind::LeastShard => plan_least_shard(view, config.least_shard, caps),
     }
 }

@@ -15,13 +15,8 @@ pub struct Probe<A: Actor> {
 
 impl<A: Actor> Probe<A> {
     pub fn boot(actor: A, address: Address) -> (Probe<A>, Vec<Output>) {
-        let mut probe = Probe {
-            actor,
-            address,
-            disk: DiskImage::new(),
-            now: Instant::ZERO,
-            entropy: SplitMix64::new(9),
-        };
+        let mut probe =
+            Probe { actor, address, disk: DiskImage::new(), now: Instant::ZERO, entropy: SplitMix64::new(9) };
         let outputs = probe.reboot();
         (probe, outputs)
     }
@@ -29,18 +24,12 @@ impl<A: Actor> Probe<A> {
     /// A restart: the same disk, a fresh boot input.
     pub fn reboot(&mut self) -> Vec<Output> {
         let disk = self.disk.clone();
-        self.input(Input::Boot {
-            disk: &disk,
-            address: self.address,
-        })
-        .expect("boot")
+        self.input(Input::Boot { disk: &disk, address: self.address }).expect("boot")
     }
 
     pub fn input(&mut self, input: Input<'_>) -> Result<Vec<Output>, InputError> {
         let mut out = Outbox::new();
-        let result = self
-            .actor
-            .handle(self.now, input, &mut self.entropy, &mut out);
+        let result = self.actor.handle(self.now, input, &mut self.entropy, &mut out);
         let outputs: Vec<Output> = out.drain().collect();
         for output in &outputs {
             if let Output::Persist { op, .. } = output {
@@ -50,11 +39,7 @@ impl<A: Actor> Probe<A> {
         result.map(|()| outputs)
     }
 
-    pub fn deliver(
-        &mut self,
-        from: PeerIdentity,
-        body: Message,
-    ) -> Result<Vec<Output>, InputError> {
+    pub fn deliver(&mut self, from: PeerIdentity, body: Message) -> Result<Vec<Output>, InputError> {
         self.deliver_to(from, None, body)
     }
 
@@ -64,16 +49,8 @@ impl<A: Actor> Probe<A> {
         to_incarnation: Option<Incarnation>,
         body: Message,
     ) -> Result<Vec<Output>, InputError> {
-        let bytes = wire::encode(&Envelope {
-            version: PROTOCOL_VERSION,
-            from,
-            to_incarnation,
-            body,
-        });
-        self.input(Input::Datagram {
-            from: from.address,
-            bytes: &bytes,
-        })
+        let bytes = wire::encode(&Envelope { version: PROTOCOL_VERSION, from, to_incarnation, body });
+        self.input(Input::Datagram { from: from.address, bytes: &bytes })
     }
 
     pub fn tick_at(&mut self, at_ms: u64) -> Vec<Output> {
@@ -90,19 +67,14 @@ pub fn sent(outputs: &[Output]) -> Vec<(Address, Message)> {
     outputs
         .iter()
         .filter_map(|output| match output {
-            Output::Send { to, bytes } => {
-                Some((*to, wire::decode(bytes).expect("own messages decode").body))
-            }
+            Output::Send { to, bytes } => Some((*to, wire::decode(bytes).expect("own messages decode").body)),
             _ => None,
         })
         .collect()
 }
 
 pub fn messages(outputs: &[Output]) -> Vec<Message> {
-    sent(outputs)
-        .into_iter()
-        .map(|(_, message)| message)
-        .collect()
+    sent(outputs).into_iter().map(|(_, message)| message).collect()
 }
 
 pub fn observed(outputs: &[Output]) -> Vec<Observation> {
