@@ -73,6 +73,8 @@ pub struct ProtocolConfig {
     pub client_tick_ms: u64,
 
     pub heartbeat_interval_ms: u64,
+    /// Loads are rates over windows this long: short windows make the planner chase noise.
+    pub load_window_ms: u64,
     /// No heartbeat for this long: the member is suspect.
     pub heartbeat_timeout_ms: u64,
     /// Suspect for this long: the member is down and no longer blocks the election gate.
@@ -143,6 +145,7 @@ impl Default for ProtocolConfig {
             node_tick_ms: 20,
             client_tick_ms: 20,
             heartbeat_interval_ms: 100,
+            load_window_ms: 1_000,
             heartbeat_timeout_ms: 600,
             member_down_after_ms: 3_000,
             join_settle_ms: 300,

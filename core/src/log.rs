@@ -69,6 +69,11 @@ impl ShardLog {
         self.index_of_write.get(write_id).copied()
     }
 
+    /// Distinct write ids in the log; equal to the length when no write is held twice.
+    pub fn distinct_writes(&self) -> usize {
+        self.index_of_write.len()
+    }
+
     pub fn entries(&self) -> &[LogEntry] {
         &self.entries
     }

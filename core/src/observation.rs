@@ -10,7 +10,7 @@ pub enum Observation {
     // data node
     NodeBooted {
         node: NodeId,
-        incarnation: Incarnation,
+        identity: PeerIdentity,
     },
     WriteAcked {
         node: NodeId,

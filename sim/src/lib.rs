@@ -1,2 +1,6 @@
-//! shardsim: drivers for the core (the madsim cluster arrives with its own issue).
+//! shardsim: deterministic simulation of the shardsim core.
+//!
+//! - [`oracle`]: the invariants, checked after every step, usable by any driver.
 pub use shardsim_core as core;
+
+pub mod oracle;

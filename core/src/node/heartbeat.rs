@@ -8,18 +8,25 @@ use crate::wire::{Heartbeat, Message, ShardReport, ShardRole};
 
 impl DataNode {
     pub(super) fn send_heartbeat(&mut self, now: Instant, out: &mut Outbox) {
-        let window_ms = now.ms_since(self.window_started_at).max(1);
+        let window_ms = now.ms_since(self.window_started_at);
+        let window_closed = window_ms >= self.config.load_window_ms;
         let mut load = NodeLoad::default();
         let mut shard_loads = Vec::new();
         let mut shards = Vec::with_capacity(self.shards.len());
         for (shard, state) in self.shards.iter_mut() {
+            if window_closed {
+                state.writes_per_s = state.writes_in_window * 1000 / window_ms.max(1);
+                state.reads_per_s = state.reads_in_window * 1000 / window_ms.max(1);
+                state.writes_in_window = 0;
+                state.reads_in_window = 0;
+            }
             shards.push(ShardReport { shard: *shard, role: state.role, last_index: state.log.last_index() });
             if matches!(state.role, ShardRole::Owned { .. } | ShardRole::Fenced { .. }) {
                 let shard_load = ShardLoad {
                     shard: *shard,
                     bytes: state.log.bytes(),
-                    writes_per_s: state.writes_in_window * 1000 / window_ms,
-                    reads_per_s: state.reads_in_window * 1000 / window_ms,
+                    writes_per_s: state.writes_per_s,
+                    reads_per_s: state.reads_per_s,
                 };
                 load.shards_led += 1;
                 load.bytes += shard_load.bytes;
@@ -27,13 +34,13 @@ impl DataNode {
                 load.reads_per_s += shard_load.reads_per_s;
                 shard_loads.push(shard_load);
             }
-            state.writes_in_window = 0;
-            state.reads_in_window = 0;
+        }
+        if window_closed {
+            self.window_started_at = now;
         }
         let ops_per_s = load.writes_per_s + load.reads_per_s;
         let capacity = self.config.node_capacity_ops_per_s.max(1);
         load.cpu_permille = (ops_per_s.saturating_mul(1000) / capacity).min(1000) as u32;
-        self.window_started_at = now;
         self.last_heartbeat_at = Some(now);
         self.to_coordinator(out, Message::Heartbeat(Heartbeat { load, shard_loads, shards }));
     }

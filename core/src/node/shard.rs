@@ -13,11 +13,22 @@ pub struct ShardState {
     pub entities: BTreeMap<ClientId, Address>,
     pub writes_in_window: u64,
     pub reads_in_window: u64,
+    /// Rates over the last complete load window, as heartbeats report them.
+    pub writes_per_s: u64,
+    pub reads_per_s: u64,
 }
 
 impl ShardState {
     pub fn new(role: ShardRole) -> ShardState {
-        ShardState { role, log: ShardLog::new(), entities: BTreeMap::new(), writes_in_window: 0, reads_in_window: 0 }
+        ShardState {
+            role,
+            log: ShardLog::new(),
+            entities: BTreeMap::new(),
+            writes_in_window: 0,
+            reads_in_window: 0,
+            writes_per_s: 0,
+            reads_per_s: 0,
+        }
     }
 
     /// Owned and not fenced: may ack writes at this epoch.

@@ -1,0 +1,247 @@
+//! What the oracle has learnt so far from observations: the history its invariants read.
+
+use super::state::{ClusterState, EPOCH_MONOTONIC};
+use super::{liveness, migrations, writes, Check};
+use shardsim_core::log::Digest;
+use shardsim_core::phase::Phase;
+use shardsim_core::wire::ShardRole;
+use shardsim_core::{
+    ActorId, Epoch, Instant, LogIndex, MigrationId, NodeId, Observation, PeerIdentity, ProtocolConfig, ShardId, WriteId,
+};
+use std::collections::{BTreeMap, BTreeSet};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrackedMigration {
+    pub shard: ShardId,
+    pub source: NodeId,
+    pub target: NodeId,
+    pub target_identity: PeerIdentity,
+    pub started_at: Instant,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AckedWrite {
+    pub index: LogIndex,
+    pub epoch: Epoch,
+    pub node: NodeId,
+}
+
+#[derive(Debug, Default)]
+pub struct Facts {
+    pub config: ProtocolConfig,
+    /// Migrations the coordinator started and has not (observably) ended.
+    pub active: BTreeMap<MigrationId, TrackedMigration>,
+    pub phases: BTreeMap<MigrationId, Phase>,
+    /// The committed owner of each (shard, epoch): allocations and cut-overs.
+    pub owner_at: BTreeMap<(ShardId, Epoch), NodeId>,
+    pub committed_epoch: BTreeMap<ShardId, Epoch>,
+    pub first_acker: BTreeMap<(ShardId, Epoch), NodeId>,
+    pub acked: BTreeMap<ShardId, BTreeMap<WriteId, AckedWrite>>,
+    pub boots: BTreeMap<NodeId, Vec<(Instant, PeerIdentity)>>,
+    pub fenced_at: BTreeMap<MigrationId, Instant>,
+    pub sealed: BTreeMap<MigrationId, (LogIndex, Digest)>,
+    pub node_epochs: BTreeMap<(NodeId, ShardId), Epoch>,
+    pub route_epochs: BTreeMap<ShardId, Epoch>,
+    pub liveness_started_at: Option<Instant>,
+    pub moves_since_liveness: BTreeMap<ShardId, u32>,
+    pub last_ack_at: BTreeMap<ShardId, Instant>,
+    pub counters: Counters,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Counters {
+    pub migrations_started: u64,
+    pub migrations_completed: u64,
+    pub migrations_aborted: BTreeMap<String, u64>,
+    pub writes_acked: u64,
+    pub writes_abandoned: u64,
+    pub node_boots: u64,
+    pub coordinator_boots: u64,
+}
+
+impl Facts {
+    /// The oracle judges against the configuration as designed: it drops any canaries.
+    pub fn new(mut config: ProtocolConfig) -> Facts {
+        config.canaries.clear();
+        Facts { config, ..Facts::default() }
+    }
+
+    pub fn start_liveness(&mut self, at: Instant) {
+        self.liveness_started_at = Some(at);
+        self.moves_since_liveness.clear();
+    }
+
+    /// Learns from one observation and returns the checks it triggers, by invariant name.
+    pub fn observe(
+        &mut self,
+        at: Instant,
+        _actor: ActorId,
+        observation: &Observation,
+        state: &dyn ClusterState,
+    ) -> Vec<(&'static str, Check)> {
+        match observation {
+            Observation::NodeBooted { node, identity } => {
+                self.counters.node_boots += 1;
+                self.boots.entry(*node).or_default().push((at, *identity));
+                vec![
+                    (writes::NO_LOST_ACKED_WRITE, writes::node_holds_its_acked_writes(self, *node, state)),
+                    (EPOCH_MONOTONIC, self.check_node_epochs(*node, state)),
+                ]
+            }
+            Observation::WriteAcked { node, shard, epoch, write_id, index } => {
+                let single_writer = writes::single_writer(self, *node, *shard, *epoch);
+                let consistent = writes::ack_consistent(self, *shard, *write_id, *index);
+                self.first_acker.entry((*shard, *epoch)).or_insert(*node);
+                let acked = AckedWrite { index: *index, epoch: *epoch, node: *node };
+                if self.acked.entry(*shard).or_default().insert(*write_id, acked).is_none() {
+                    self.counters.writes_acked += 1;
+                }
+                self.last_ack_at.insert(*shard, at);
+                vec![(writes::SINGLE_WRITER, single_writer), (writes::NO_LOST_ACKED_WRITE, consistent)]
+            }
+            Observation::OwnershipTaken { node, shard, epoch, .. } => {
+                vec![(
+                    writes::NO_LOST_ACKED_WRITE,
+                    writes::new_owner_holds_acked_writes(self, *node, *shard, *epoch, state),
+                )]
+            }
+            Observation::ShardFenced { migration, .. } => {
+                self.fenced_at.entry(*migration).or_insert(at);
+                vec![]
+            }
+            Observation::ShardSealed { migration, index, digest, .. } => {
+                self.sealed.insert(*migration, (*index, *digest));
+                vec![]
+            }
+            Observation::ShardAllocated { shard, owner, epoch } => {
+                self.owner_at.insert((*shard, *epoch), *owner);
+                self.raise_committed_epoch(*shard, *epoch);
+                vec![(EPOCH_MONOTONIC, self.check_route_epochs(state))]
+            }
+            Observation::CoordinatorBooted { .. } => {
+                self.counters.coordinator_boots += 1;
+                vec![(EPOCH_MONOTONIC, self.check_route_epochs(state))]
+            }
+            Observation::MigrationStarted { migration, shard, source, target, .. } => {
+                self.counters.migrations_started += 1;
+                let one_active = migrations::one_active_migration_per_shard(self, *shard, *migration);
+                let (ActorId::Node(source_node), ActorId::Node(target_node)) = (source.actor, target.actor) else {
+                    return vec![(
+                        migrations::ONE_ACTIVE_MIGRATION_PER_SHARD,
+                        Err(format!("{migration} between non-nodes")),
+                    )];
+                };
+                let tracked = TrackedMigration {
+                    shard: *shard,
+                    source: source_node,
+                    target: target_node,
+                    target_identity: *target,
+                    started_at: at,
+                };
+                self.active.insert(*migration, tracked);
+                self.phases.insert(*migration, Phase::BaseCopy);
+                let mut checks = vec![
+                    (migrations::ONE_ACTIVE_MIGRATION_PER_SHARD, one_active),
+                    (migrations::MIGRATION_CAPS, migrations::migration_caps(self)),
+                ];
+                if self.liveness_started_at.is_some() {
+                    let moves = self.moves_since_liveness.entry(*shard).or_default();
+                    *moves += 1;
+                    checks.push((liveness::NO_THRASHING, liveness::no_thrashing(*shard, *moves)));
+                }
+                checks
+            }
+            Observation::MigrationPhase { migration, from, to, .. } => {
+                let check = migrations::phase_order(self, *migration, *from, *to);
+                self.phases.insert(*migration, *to);
+                if to.is_terminal() {
+                    self.active.remove(migration);
+                }
+                if *to == Phase::Complete {
+                    self.counters.migrations_completed += 1;
+                }
+                vec![(migrations::PHASE_ORDER, check)]
+            }
+            Observation::MigrationAborted { reason, .. } => {
+                *self.counters.migrations_aborted.entry(format!("{reason:?}")).or_default() += 1;
+                vec![]
+            }
+            Observation::RoutingCommitted { migration, shard, owner, epoch, .. } => {
+                let checks = vec![
+                    (
+                        migrations::CUTOVER_CAUGHT_UP,
+                        migrations::cutover_caught_up(self, *migration, *shard, *owner, state),
+                    ),
+                    (migrations::IDENTITY_CHANGE_ABORTS, migrations::identity_change_aborts(self, *migration, at)),
+                    (
+                        migrations::WRITE_PAUSE_WITHIN_BUDGET,
+                        migrations::write_pause_within_budget(self, *migration, at),
+                    ),
+                    (migrations::PHASE_ORDER, migrations::committed_in_cut_over(self, *migration)),
+                ];
+                self.owner_at.insert((*shard, *epoch), *owner);
+                self.raise_committed_epoch(*shard, *epoch);
+                let mut checks = checks;
+                checks.push((EPOCH_MONOTONIC, self.check_route_epochs(state)));
+                checks
+            }
+            Observation::ClientGaveUp { .. } => {
+                self.counters.writes_abandoned += 1;
+                vec![]
+            }
+            _ => vec![],
+        }
+    }
+
+    fn raise_committed_epoch(&mut self, shard: ShardId, epoch: Epoch) {
+        let committed = self.committed_epoch.entry(shard).or_default();
+        *committed = (*committed).max(epoch);
+    }
+
+    /// `epoch_monotonic` for one node: no shard's epoch goes back, restarts included.
+    pub fn check_node_epochs(&mut self, node: NodeId, state: &dyn ClusterState) -> Check {
+        let Some(actor) = state.node(node) else { return Ok(()) };
+        for (shard, held) in actor.shards() {
+            let epoch = held.role.epoch();
+            let seen = self.node_epochs.entry((node, *shard)).or_default();
+            if epoch < *seen {
+                return Err(format!("{node} holds {shard} at {epoch} ({:?}) after having seen {seen}", held.role));
+            }
+            *seen = epoch;
+        }
+        Ok(())
+    }
+
+    /// `epoch_monotonic` for the coordinator's routing table, restarts included.
+    pub fn check_route_epochs(&mut self, state: &dyn ClusterState) -> Check {
+        let Some(coordinator) = state.coordinator() else { return Ok(()) };
+        for (shard, route) in coordinator.routing().iter() {
+            let seen = self.route_epochs.entry(shard).or_default();
+            if route.epoch < *seen {
+                return Err(format!(
+                    "the coordinator routes {shard} at {} after having routed it at {seen}",
+                    route.epoch
+                ));
+            }
+            *seen = route.epoch;
+        }
+        Ok(())
+    }
+
+    /// Shards a node holds as owner (fenced or not), with their epochs.
+    pub fn owned_by(state: &dyn ClusterState, node: NodeId) -> BTreeSet<(ShardId, Epoch)> {
+        state
+            .node(node)
+            .map(|actor| {
+                actor
+                    .shards()
+                    .iter()
+                    .filter_map(|(shard, held)| match held.role {
+                        ShardRole::Owned { epoch } | ShardRole::Fenced { epoch, .. } => Some((*shard, epoch)),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}

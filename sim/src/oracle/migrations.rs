@@ -1,0 +1,159 @@
+//! Invariants about migrations: one at a time per shard, caps, phase order, a caught-up
+//! cut-over, aborts on identity change, and the write-pause budget.
+
+use super::facts::Facts;
+use super::state::{durable_log, ClusterState};
+use super::Check;
+use shardsim_core::node::SourceStage;
+use shardsim_core::phase::Phase;
+use shardsim_core::{ActorId, Instant, MigrationId, NodeId, ShardId};
+use std::collections::BTreeMap;
+
+pub const ONE_ACTIVE_MIGRATION_PER_SHARD: &str = "one_active_migration_per_shard";
+pub const MIGRATION_CAPS: &str = "migration_caps";
+pub const PHASE_ORDER: &str = "phase_order";
+pub const CUTOVER_CAUGHT_UP: &str = "cutover_caught_up";
+pub const IDENTITY_CHANGE_ABORTS: &str = "identity_change_aborts";
+pub const WRITE_PAUSE_WITHIN_BUDGET: &str = "write_pause_within_budget";
+
+/// A new migration of `shard` while the oracle still sees another one active, across
+/// coordinator restarts (the oracle's history does not restart).
+pub fn one_active_migration_per_shard(facts: &Facts, shard: ShardId, started: MigrationId) -> Check {
+    match facts.active.iter().find(|(_, tracked)| tracked.shard == shard) {
+        Some((active, _)) => Err(format!("{started} started on {shard} while {active} is still active")),
+        None => Ok(()),
+    }
+}
+
+/// No two nodes stream the same shard out at once (sealed streams only wait for a fate).
+pub fn one_source_per_shard(node: NodeId, state: &dyn ClusterState) -> Check {
+    let Some(actor) = state.node(node) else { return Ok(()) };
+    let live = |stage: &SourceStage| !matches!(stage, SourceStage::Sealed { .. });
+    for (shard, stream) in actor.sources().iter().filter(|(_, stream)| live(stream.stage())) {
+        for other in state.node_ids().into_iter().filter(|other| *other != node) {
+            let streaming = state
+                .node(other)
+                .and_then(|peer| peer.sources().get(shard))
+                .filter(|peer_stream| live(peer_stream.stage()));
+            if let Some(peer_stream) = streaming {
+                return Err(format!(
+                    "{node} streams {shard} for {} while {other} streams it for {}",
+                    stream.migration(),
+                    peer_stream.migration()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Active migrations stay within the configured caps, in total and per node.
+pub fn migration_caps(facts: &Facts) -> Check {
+    let caps = facts.config.caps;
+    if facts.active.len() > caps.active_total_max {
+        return Err(format!("{} migrations active, cap {}", facts.active.len(), caps.active_total_max));
+    }
+    let mut per_node: BTreeMap<NodeId, usize> = BTreeMap::new();
+    for tracked in facts.active.values() {
+        *per_node.entry(tracked.source).or_default() += 1;
+        *per_node.entry(tracked.target).or_default() += 1;
+    }
+    match per_node.into_iter().find(|(_, count)| *count > caps.active_per_node_max) {
+        Some((node, count)) => {
+            Err(format!("{node} takes part in {count} migrations, cap {}", caps.active_per_node_max))
+        }
+        None => Ok(()),
+    }
+}
+
+/// The design's order, written out here rather than borrowed from the core.
+fn legal(from: Phase, to: Phase) -> bool {
+    use Phase::*;
+    matches!(
+        (from, to),
+        (BaseCopy, CatchUp)
+            | (CatchUp, CutOver)
+            | (CutOver, Complete)
+            | (BaseCopy, Failed)
+            | (CatchUp, Failed)
+            | (CutOver, Failed)
+    )
+}
+
+/// Base copy, catch-up, cut-over, complete; or failed from any of them.
+pub fn phase_order(facts: &Facts, migration: MigrationId, from: Phase, to: Phase) -> Check {
+    let Some(current) = facts.phases.get(&migration) else {
+        return Err(format!("{migration} changed phase before it started"));
+    };
+    if *current != from {
+        return Err(format!("{migration} left {from} but was in {current}"));
+    }
+    if !legal(from, to) {
+        return Err(format!("{migration} went from {from} to {to}"));
+    }
+    Ok(())
+}
+
+/// A routing change commits only out of cut-over.
+pub fn committed_in_cut_over(facts: &Facts, migration: MigrationId) -> Check {
+    match facts.phases.get(&migration) {
+        Some(Phase::CutOver) => Ok(()),
+        other => Err(format!("{migration} committed while in {other:?}")),
+    }
+}
+
+/// The target durably holds exactly the log the source sealed when the routing commits.
+pub fn cutover_caught_up(
+    facts: &Facts,
+    migration: MigrationId,
+    shard: ShardId,
+    target: NodeId,
+    state: &dyn ClusterState,
+) -> Check {
+    let Some((sealed_index, sealed_digest)) = facts.sealed.get(&migration).copied() else {
+        return Err(format!("{migration} committed {shard} but no source sealed it"));
+    };
+    let Some(disk) = state.durable_disk(ActorId::Node(target)) else {
+        return Err(format!("{migration} committed {shard} to {target}, which has no disk"));
+    };
+    let (held_index, held_digest) = durable_log(disk, shard)?;
+    if (held_index, held_digest) != (sealed_index, sealed_digest) {
+        return Err(format!(
+            "{migration} committed {shard} to {target} holding {held_index} ({held_digest:?}), sealed at {sealed_index} ({sealed_digest:?})"
+        ));
+    }
+    Ok(())
+}
+
+/// No migration completes whose target booted (new incarnation or address) after it began.
+pub fn identity_change_aborts(facts: &Facts, migration: MigrationId, at: Instant) -> Check {
+    let Some(tracked) = facts.active.get(&migration) else {
+        return Err(format!("{migration} committed but was not active"));
+    };
+    let boots = facts.boots.get(&tracked.target).map(Vec::as_slice).unwrap_or_default();
+    let changed = boots.iter().find(|(booted_at, identity)| {
+        *booted_at >= tracked.started_at && *booted_at <= at && *identity != tracked.target_identity
+    });
+    match changed {
+        Some((booted_at, identity)) => Err(format!(
+            "{migration} committed to {}, which became {identity} at {} ms after the migration began at {} ms",
+            tracked.target_identity,
+            booted_at.as_ms(),
+            tracked.started_at.as_ms()
+        )),
+        None => Ok(()),
+    }
+}
+
+/// From the source's fence to the commit, writes paused no longer than the budget.
+pub fn write_pause_within_budget(facts: &Facts, migration: MigrationId, at: Instant) -> Check {
+    let Some(fenced_at) = facts.fenced_at.get(&migration) else {
+        return Err(format!("{migration} committed without the source fencing"));
+    };
+    let pause_ms = at.ms_since(*fenced_at);
+    let budget_ms = facts.config.write_pause_budget_ms;
+    if pause_ms > budget_ms {
+        return Err(format!("{migration} paused writes {pause_ms} ms, budget {budget_ms} ms"));
+    }
+    Ok(())
+}

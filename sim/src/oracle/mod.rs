@@ -1,0 +1,144 @@
+//! The oracle: every invariant of the design, as a named function over what actors
+//! reported (observations) and what they hold (snapshots and durable disks), run after
+//! every step. It never reads the configuration's canaries: it judges what happened.
+
+mod evidence;
+mod facts;
+mod liveness;
+mod migrations;
+mod state;
+mod writes;
+
+#[cfg(test)]
+mod tests;
+
+pub use evidence::Evidence;
+pub use facts::{Facts, TrackedMigration};
+pub use liveness::LIVENESS_MOVES_PER_SHARD_MAX;
+pub use state::{durable_log, ClusterState};
+
+use serde::{Deserialize, Serialize};
+use shardsim_core::{ActorId, Instant, Observation, ProtocolConfig};
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ViolationClass {
+    Safety,
+    Liveness,
+}
+
+/// A broken invariant: which, when, why, and the events that led there.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Violation {
+    pub invariant: String,
+    pub class: ViolationClass,
+    pub at_ms: u64,
+    pub message: String,
+    pub evidence: Vec<String>,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{:?} invariant `{}` violated at {} ms: {}", self.class, self.invariant, self.at_ms, self.message)?;
+        if !self.evidence.is_empty() {
+            writeln!(f, "evidence (most recent last):")?;
+            for line in &self.evidence {
+                writeln!(f, "  {line}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What an invariant function returns: `Err` with the reason when it is broken.
+pub type Check = Result<(), String>;
+
+pub struct Oracle {
+    facts: Facts,
+    evidence: Evidence,
+}
+
+impl Oracle {
+    pub fn new(config: ProtocolConfig) -> Oracle {
+        Oracle { facts: Facts::new(config), evidence: Evidence::new() }
+    }
+
+    pub fn facts(&self) -> &Facts {
+        &self.facts
+    }
+
+    fn violation(
+        &self,
+        invariant: &str,
+        class: ViolationClass,
+        at: Instant,
+        message: String,
+        shard: Option<shardsim_core::ShardId>,
+    ) -> Violation {
+        Violation {
+            invariant: invariant.to_string(),
+            class,
+            at_ms: at.as_ms(),
+            message,
+            evidence: self.evidence.lines(shard),
+        }
+    }
+
+    /// Feeds one observation; checks the invariants it can break.
+    pub fn observe(
+        &mut self,
+        at: Instant,
+        actor: ActorId,
+        observation: &Observation,
+        state: &dyn ClusterState,
+    ) -> Result<(), Violation> {
+        self.evidence.record(at, actor, observation);
+        let shard = evidence::shard_of(observation);
+        let checks: Vec<(&'static str, Check)> = self.facts.observe(at, actor, observation, state);
+        for (invariant, check) in checks {
+            if let Err(message) = check {
+                let class =
+                    if invariant == liveness::NO_THRASHING { ViolationClass::Liveness } else { ViolationClass::Safety };
+                return Err(self.violation(invariant, class, at, message, shard));
+            }
+        }
+        Ok(())
+    }
+
+    /// After an actor finished a step: checks that read its state.
+    pub fn after_step(&mut self, at: Instant, actor: ActorId, state: &dyn ClusterState) -> Result<(), Violation> {
+        let ActorId::Node(node) = actor else { return Ok(()) };
+        for (invariant, check) in [
+            (state::EPOCH_MONOTONIC, self.facts.check_node_epochs(node, state)),
+            (migrations::ONE_ACTIVE_MIGRATION_PER_SHARD, migrations::one_source_per_shard(node, state)),
+        ] {
+            if let Err(message) = check {
+                return Err(self.violation(invariant, ViolationClass::Safety, at, message, None));
+            }
+        }
+        Ok(())
+    }
+
+    /// Marks the start of the liveness phase: every fault has healed.
+    pub fn start_liveness(&mut self, at: Instant) {
+        self.facts.start_liveness(at);
+    }
+
+    /// The liveness conditions not met yet; empty when the cluster has converged.
+    pub fn liveness_unmet(&self, state: &dyn ClusterState) -> Vec<String> {
+        liveness::unmet(&self.facts, state)
+    }
+
+    /// A liveness failure once the bound has passed.
+    pub fn liveness_violation(&self, at: Instant, unmet: Vec<String>) -> Violation {
+        let mut violation = self.violation(liveness::CONVERGENCE, ViolationClass::Liveness, at, unmet.join("; "), None);
+        violation.evidence.truncate(12);
+        violation
+    }
+
+    /// At the end of a run: every acked write is on its shard's owner, once, in order.
+    pub fn final_check(&self, at: Instant, state: &dyn ClusterState) -> Result<(), Violation> {
+        writes::all_acked_writes_on_owners(&self.facts, state)
+            .map_err(|message| self.violation(writes::NO_LOST_ACKED_WRITE, ViolationClass::Safety, at, message, None))
+    }
+}

@@ -1,0 +1,380 @@
+//! Each invariant fed a history that breaks it, and shown to fail; and the same history
+//! without the break, shown to pass.
+
+use super::*;
+use bytes::Bytes;
+use shardsim_core::log::Digest;
+use shardsim_core::phase::{AbortReason, Phase};
+use shardsim_core::storage::{apply, DiskImage};
+use shardsim_core::wire::{self, Envelope, Message, PROTOCOL_VERSION};
+use shardsim_core::*;
+use std::collections::BTreeMap;
+
+#[derive(Default)]
+struct FakeCluster {
+    nodes: BTreeMap<NodeId, DataNode>,
+    disks: BTreeMap<ActorId, DiskImage>,
+}
+
+impl ClusterState for FakeCluster {
+    fn coordinator(&self) -> Option<&Coordinator> {
+        None
+    }
+    fn node(&self, node: NodeId) -> Option<&DataNode> {
+        self.nodes.get(&node)
+    }
+    fn node_ids(&self) -> Vec<NodeId> {
+        self.nodes.keys().copied().collect()
+    }
+    fn durable_disk(&self, actor: ActorId) -> Option<&DiskImage> {
+        self.disks.get(&actor)
+    }
+}
+
+fn address(node: u32) -> Address {
+    Address::new([10, 0, 1, node as u8], 7000)
+}
+
+fn identity(node: u32, incarnation: u64) -> PeerIdentity {
+    PeerIdentity { actor: ActorId::Node(NodeId(node)), address: address(node), incarnation: Incarnation(incarnation) }
+}
+
+impl FakeCluster {
+    /// Boots a real data node and feeds it messages from the coordinator or a client.
+    fn add_node(&mut self, node: u32, messages: &[(ActorId, Message)]) {
+        let mut actor = DataNode::new(NodeId(node), ProtocolConfig::default());
+        let disk = self.disks.entry(ActorId::Node(NodeId(node))).or_default();
+        let mut out = Outbox::new();
+        let mut entropy = SplitMix64::new(1);
+        actor
+            .handle(Instant::ZERO, Input::Boot { disk: &disk.clone(), address: address(node) }, &mut entropy, &mut out)
+            .unwrap();
+        for (from, body) in messages {
+            let from =
+                PeerIdentity { actor: *from, address: Address::new([10, 0, 9, 9], 7000), incarnation: Incarnation(1) };
+            let bytes =
+                wire::encode(&Envelope { version: PROTOCOL_VERSION, from, to_incarnation: None, body: body.clone() });
+            actor
+                .handle(Instant::ZERO, Input::Datagram { from: from.address, bytes: &bytes }, &mut entropy, &mut out)
+                .unwrap();
+        }
+        for output in out.drain() {
+            if let Output::Persist { op, .. } = output {
+                apply(disk, &op);
+            }
+        }
+        self.nodes.insert(NodeId(node), actor);
+    }
+}
+
+fn assign(shard: u32) -> (ActorId, Message) {
+    (ActorId::Coordinator, Message::AssignShard { shard: ShardId(shard), epoch: Epoch(1) })
+}
+
+fn write(sequence: u64) -> (ActorId, Message) {
+    let write_id = WriteId { client: ClientId(1), incarnation: Incarnation(1), sequence };
+    (
+        ActorId::Client(ClientId(1)),
+        Message::Write { shard: ShardId(0), epoch: Epoch(1), write_id, payload: Bytes::from_static(b"v") },
+    )
+}
+
+fn start(migration: u64, shard: u32, source: u32, target: u32) -> Observation {
+    Observation::MigrationStarted {
+        migration: MigrationId(migration),
+        shard: ShardId(shard),
+        source: identity(source, 1),
+        target: identity(target, 1),
+        from_epoch: Epoch(1),
+    }
+}
+
+fn phase(migration: u64, from: Phase, to: Phase) -> Observation {
+    Observation::MigrationPhase { migration: MigrationId(migration), shard: ShardId(0), from, to }
+}
+
+fn committed(migration: u64, owner: u32, epoch: u64) -> Observation {
+    Observation::RoutingCommitted {
+        migration: MigrationId(migration),
+        shard: ShardId(0),
+        owner: NodeId(owner),
+        epoch: Epoch(epoch),
+        sealed_index: LogIndex(0),
+        sealed_digest: Digest::EMPTY,
+        target_held_index: LogIndex(0),
+        target_digest: Digest::EMPTY,
+        target_at_start: identity(owner, 1),
+        target_now: identity(owner, 1),
+        pause_ms: 0,
+        budget_ms: 500,
+    }
+}
+
+fn acked(node: u32, epoch: u64, sequence: u64, index: u64) -> Observation {
+    Observation::WriteAcked {
+        node: NodeId(node),
+        shard: ShardId(0),
+        epoch: Epoch(epoch),
+        write_id: WriteId { client: ClientId(1), incarnation: Incarnation(1), sequence },
+        index: LogIndex(index),
+    }
+}
+
+fn allocated(owner: u32) -> Observation {
+    Observation::ShardAllocated { shard: ShardId(0), owner: NodeId(owner), epoch: Epoch(1) }
+}
+
+/// Feeds the history at 1 ms steps; returns the first violation.
+fn feed(oracle: &mut Oracle, cluster: &FakeCluster, history: &[(ActorId, Observation)]) -> Result<(), Violation> {
+    for (step, (actor, observation)) in history.iter().enumerate() {
+        oracle.observe(Instant(step as u64 * 100), *actor, observation, cluster)?;
+    }
+    Ok(())
+}
+
+fn oracle() -> Oracle {
+    Oracle::new(ProtocolConfig::default())
+}
+
+const C: ActorId = ActorId::Coordinator;
+const N1: ActorId = ActorId::Node(NodeId(1));
+const N2: ActorId = ActorId::Node(NodeId(2));
+
+fn broken(result: Result<(), Violation>, invariant: &str) {
+    let violation = result.expect_err("the history breaks an invariant");
+    assert_eq!(violation.invariant, invariant, "{violation}");
+}
+
+#[test]
+fn one_active_migration_per_shard_fails_on_a_second_start_and_passes_after_an_end() {
+    let cluster = FakeCluster::default();
+    let twice = [(C, start(1, 0, 1, 2)), (C, start(2, 0, 1, 3))];
+    broken(feed(&mut oracle(), &cluster, &twice), "one_active_migration_per_shard");
+    let ended = [(C, start(1, 0, 1, 2)), (C, phase(1, Phase::BaseCopy, Phase::Failed)), (C, start(2, 0, 1, 3))];
+    feed(&mut oracle(), &cluster, &ended).unwrap();
+}
+
+#[test]
+fn one_active_migration_per_shard_fails_when_two_nodes_stream_one_shard() {
+    let mut cluster = FakeCluster::default();
+    let stream = |migration| {
+        (
+            ActorId::Coordinator,
+            Message::StartMigration {
+                migration: MigrationId(migration),
+                shard: ShardId(0),
+                epoch: Epoch(1),
+                target: identity(3, 1),
+            },
+        )
+    };
+    cluster.add_node(1, &[assign(0), stream(1)]);
+    let mut oracle = oracle();
+    oracle.after_step(Instant(0), N1, &cluster).unwrap();
+    cluster.add_node(2, &[assign(0), stream(2)]);
+    broken(oracle.after_step(Instant(1), N2, &cluster), "one_active_migration_per_shard");
+}
+
+#[test]
+fn migration_caps_fail_past_the_per_node_cap() {
+    let cluster = FakeCluster::default();
+    let history = [(C, start(1, 0, 1, 2)), (C, start(2, 1, 1, 3))];
+    broken(feed(&mut oracle(), &cluster, &history), "migration_caps");
+    feed(&mut oracle(), &cluster, &history[..1]).unwrap();
+}
+
+#[test]
+fn phase_order_fails_on_a_skipped_phase_or_a_commit_outside_cut_over() {
+    let cluster = FakeCluster::default();
+    broken(
+        feed(&mut oracle(), &cluster, &[(C, start(1, 0, 1, 2)), (C, phase(1, Phase::BaseCopy, Phase::CutOver))]),
+        "phase_order",
+    );
+    broken(
+        feed(&mut oracle(), &cluster, &[(C, start(1, 0, 1, 2)), (C, phase(1, Phase::CatchUp, Phase::CutOver))]),
+        "phase_order",
+    );
+    let early_commit = [
+        (C, start(1, 0, 1, 2)),
+        (
+            N1,
+            Observation::ShardFenced { node: NodeId(1), shard: ShardId(0), migration: MigrationId(1), epoch: Epoch(1) },
+        ),
+    ];
+    let mut oracle = oracle();
+    feed(&mut oracle, &cluster, &early_commit).unwrap();
+    let sealed = Observation::ShardSealed {
+        node: NodeId(1),
+        shard: ShardId(0),
+        migration: MigrationId(1),
+        index: LogIndex(0),
+        digest: Digest::EMPTY,
+    };
+    oracle.observe(Instant(1), N1, &sealed, &cluster).unwrap();
+    let mut with_disk = FakeCluster::default();
+    with_disk.disks.insert(N2, DiskImage::new());
+    broken(oracle.observe(Instant(2), C, &committed(1, 2, 2), &with_disk), "phase_order");
+}
+
+#[test]
+fn single_writer_fails_on_a_second_node_or_a_superseded_epoch() {
+    let cluster = FakeCluster::default();
+    broken(
+        feed(&mut oracle(), &cluster, &[(C, allocated(1)), (N1, acked(1, 1, 1, 1)), (N2, acked(2, 1, 2, 2))]),
+        "single_writer",
+    );
+    broken(feed(&mut oracle(), &cluster, &[(C, allocated(1)), (N2, acked(2, 1, 1, 1))]), "single_writer");
+    broken(feed(&mut oracle(), &cluster, &[(C, allocated(1)), (N1, acked(1, 7, 1, 1))]), "single_writer");
+    let mut oracle = oracle();
+    feed(&mut oracle, &cluster, &[(C, allocated(1)), (N1, acked(1, 1, 1, 1))]).unwrap();
+    oracle.facts.committed_epoch.insert(ShardId(0), Epoch(2));
+    broken(oracle.observe(Instant(9), N1, &acked(1, 1, 2, 2), &cluster), "single_writer");
+}
+
+#[test]
+fn no_lost_acked_write_fails_when_a_rebooted_owner_lacks_an_acked_write() {
+    let mut cluster = FakeCluster::default();
+    cluster.add_node(1, &[assign(0), write(1)]);
+    let booted = Observation::NodeBooted { node: NodeId(1), identity: identity(1, 2) };
+    let holds = [(C, allocated(1)), (N1, acked(1, 1, 1, 1)), (N1, booted.clone())];
+    feed(&mut oracle(), &cluster, &holds).unwrap();
+    let lost = [(C, allocated(1)), (N1, acked(1, 1, 1, 1)), (N1, acked(1, 1, 2, 2)), (N1, booted)];
+    broken(feed(&mut oracle(), &cluster, &lost), "no_lost_acked_write");
+    broken(
+        feed(&mut oracle(), &cluster, &[(C, allocated(1)), (N1, acked(1, 1, 1, 1)), (N1, acked(1, 1, 1, 2))]),
+        "no_lost_acked_write",
+    );
+}
+
+#[test]
+fn epoch_monotonic_fails_when_a_node_s_epoch_goes_back() {
+    let mut cluster = FakeCluster::default();
+    cluster.add_node(1, &[assign(0)]);
+    let mut oracle = oracle();
+    oracle.after_step(Instant(0), N1, &cluster).unwrap();
+    oracle.facts.node_epochs.insert((NodeId(1), ShardId(0)), Epoch(2));
+    broken(oracle.after_step(Instant(1), N1, &cluster), "epoch_monotonic");
+}
+
+#[test]
+fn cutover_caught_up_fails_when_the_target_holds_less_than_was_sealed() {
+    let mut cluster = FakeCluster::default();
+    cluster.add_node(2, &[]);
+    let sealed = |index| Observation::ShardSealed {
+        node: NodeId(1),
+        shard: ShardId(0),
+        migration: MigrationId(1),
+        index: LogIndex(index),
+        digest: Digest::EMPTY,
+    };
+    let history = |index| {
+        vec![
+            (C, start(1, 0, 1, 2)),
+            (C, phase(1, Phase::BaseCopy, Phase::CatchUp)),
+            (C, phase(1, Phase::CatchUp, Phase::CutOver)),
+            (
+                N1,
+                Observation::ShardFenced {
+                    node: NodeId(1),
+                    shard: ShardId(0),
+                    migration: MigrationId(1),
+                    epoch: Epoch(1),
+                },
+            ),
+            (N1, sealed(index)),
+            (C, committed(1, 2, 2)),
+        ]
+    };
+    feed(&mut oracle(), &cluster, &history(0)).unwrap();
+    broken(feed(&mut oracle(), &cluster, &history(3)), "cutover_caught_up");
+}
+
+#[test]
+fn identity_change_aborts_fails_when_a_rebooted_target_completes() {
+    let mut cluster = FakeCluster::default();
+    cluster.add_node(2, &[]);
+    let mut history = vec![
+        (C, start(1, 0, 1, 2)),
+        (C, phase(1, Phase::BaseCopy, Phase::CatchUp)),
+        (C, phase(1, Phase::CatchUp, Phase::CutOver)),
+        (
+            N1,
+            Observation::ShardFenced { node: NodeId(1), shard: ShardId(0), migration: MigrationId(1), epoch: Epoch(1) },
+        ),
+        (
+            N1,
+            Observation::ShardSealed {
+                node: NodeId(1),
+                shard: ShardId(0),
+                migration: MigrationId(1),
+                index: LogIndex(0),
+                digest: Digest::EMPTY,
+            },
+        ),
+    ];
+    let mut clean = history.clone();
+    clean.push((C, committed(1, 2, 2)));
+    feed(&mut oracle(), &cluster, &clean).unwrap();
+    history.push((N2, Observation::NodeBooted { node: NodeId(2), identity: identity(2, 2) }));
+    history.push((C, committed(1, 2, 2)));
+    broken(feed(&mut oracle(), &cluster, &history), "identity_change_aborts");
+}
+
+#[test]
+fn write_pause_within_budget_fails_when_the_commit_comes_late() {
+    let mut cluster = FakeCluster::default();
+    cluster.add_node(2, &[]);
+    let fenced =
+        Observation::ShardFenced { node: NodeId(1), shard: ShardId(0), migration: MigrationId(1), epoch: Epoch(1) };
+    let sealed = Observation::ShardSealed {
+        node: NodeId(1),
+        shard: ShardId(0),
+        migration: MigrationId(1),
+        index: LogIndex(0),
+        digest: Digest::EMPTY,
+    };
+    let run = |commit_at_ms| {
+        let mut oracle = oracle();
+        for (at, actor, observation) in [
+            (0, C, start(1, 0, 1, 2)),
+            (1, C, phase(1, Phase::BaseCopy, Phase::CatchUp)),
+            (2, C, phase(1, Phase::CatchUp, Phase::CutOver)),
+            (3, N1, fenced.clone()),
+            (4, N1, sealed.clone()),
+            (commit_at_ms, C, committed(1, 2, 2)),
+        ] {
+            oracle.observe(Instant(at), actor, &observation, &cluster)?;
+        }
+        Ok(())
+    };
+    run(503).unwrap();
+    broken(run(504), "write_pause_within_budget");
+}
+
+#[test]
+fn no_thrashing_fails_when_a_shard_keeps_moving_after_the_heal() {
+    let cluster = FakeCluster::default();
+    let mut oracle = oracle();
+    oracle.start_liveness(Instant(0));
+    let mut result = Ok(());
+    for migration in 1..=LIVENESS_MOVES_PER_SHARD_MAX as u64 + 1 {
+        result = result.and_then(|()| {
+            oracle.observe(Instant(migration), C, &start(migration, 0, 1, 2), &cluster)?;
+            oracle.observe(Instant(migration), C, &phase(migration, Phase::BaseCopy, Phase::Failed), &cluster)?;
+            let aborted = Observation::MigrationAborted {
+                migration: MigrationId(migration),
+                shard: ShardId(0),
+                reason: AbortReason::Timeout,
+            };
+            oracle.observe(Instant(migration), C, &aborted, &cluster)
+        });
+    }
+    let violation = result.expect_err("thrashing");
+    assert_eq!((violation.invariant.as_str(), violation.class), ("no_thrashing", ViolationClass::Liveness));
+}
+
+#[test]
+fn convergence_is_unmet_without_a_coordinator() {
+    let oracle = oracle();
+    assert_eq!(oracle.liveness_unmet(&FakeCluster::default()), vec!["the coordinator is down".to_string()]);
+}

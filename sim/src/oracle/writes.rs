@@ -1,0 +1,104 @@
+//! Invariants about client writes: a single writer per shard and epoch, and no acked
+//! write lost, duplicated or reordered.
+
+use super::facts::Facts;
+use super::state::ClusterState;
+use super::Check;
+use shardsim_core::log::ShardLog;
+use shardsim_core::wire::ShardRole;
+use shardsim_core::{Epoch, LogIndex, NodeId, ShardId, WriteId};
+
+pub const SINGLE_WRITER: &str = "single_writer";
+pub const NO_LOST_ACKED_WRITE: &str = "no_lost_acked_write";
+
+/// Every ack at epoch e comes from the owner committed at e, only one node acks a
+/// (shard, epoch), and no one acks at an epoch already superseded.
+pub fn single_writer(facts: &Facts, node: NodeId, shard: ShardId, epoch: Epoch) -> Check {
+    if let Some(first) = facts.first_acker.get(&(shard, epoch)).filter(|first| **first != node) {
+        return Err(format!("{first} and {node} both acked writes to {shard} at {epoch}"));
+    }
+    match facts.owner_at.get(&(shard, epoch)) {
+        None => return Err(format!("{node} acked {shard} at {epoch}, which was never committed")),
+        Some(owner) if *owner != node => return Err(format!("{node} acked {shard} at {epoch}, owned by {owner}")),
+        Some(_) => {}
+    }
+    match facts.committed_epoch.get(&shard) {
+        Some(committed) if *committed > epoch => {
+            Err(format!("{node} acked {shard} at {epoch} after {committed} was committed"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A write acked twice names the same index both times.
+pub fn ack_consistent(facts: &Facts, shard: ShardId, write_id: WriteId, index: LogIndex) -> Check {
+    match facts.acked.get(&shard).and_then(|writes| writes.get(&write_id)) {
+        Some(earlier) if earlier.index != index => {
+            Err(format!("{write_id} on {shard} acked at {} and again at {index}", earlier.index))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Every write acked on `shard` at an epoch up to `epoch` is in `log`, once, at its index.
+fn log_holds_acked(facts: &Facts, holder: NodeId, shard: ShardId, epoch: Epoch, log: &ShardLog) -> Check {
+    if log.distinct_writes() != log.entries().len() {
+        return Err(format!("{holder}'s log of {shard} holds a write twice"));
+    }
+    let Some(acked) = facts.acked.get(&shard) else { return Ok(()) };
+    for (write_id, ack) in acked.iter().filter(|(_, ack)| ack.epoch <= epoch) {
+        let held = log.entries().get((ack.index.0 as usize).wrapping_sub(1)).map(|entry| entry.write_id);
+        if held != Some(*write_id) {
+            return Err(format!(
+                "{write_id} acked by {} at {} index {} is missing from {holder}'s log of {shard} (last index {})",
+                ack.node,
+                ack.epoch,
+                ack.index,
+                log.last_index()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// After a boot: every shard the node owns holds every write acked to it.
+pub fn node_holds_its_acked_writes(facts: &Facts, node: NodeId, state: &dyn ClusterState) -> Check {
+    let Some(actor) = state.node(node) else { return Ok(()) };
+    for (shard, epoch) in Facts::owned_by(state, node) {
+        log_holds_acked(facts, node, shard, epoch, &actor.shard(shard).expect("owned shard exists").log)?;
+    }
+    Ok(())
+}
+
+/// A target taking ownership at `epoch` holds every write acked before it.
+pub fn new_owner_holds_acked_writes(
+    facts: &Facts,
+    node: NodeId,
+    shard: ShardId,
+    epoch: Epoch,
+    state: &dyn ClusterState,
+) -> Check {
+    let Some(held) = state.node(node).and_then(|actor| actor.shard(shard)) else { return Ok(()) };
+    log_holds_acked(facts, node, shard, Epoch(epoch.0.saturating_sub(1)), &held.log)
+}
+
+/// At the end: each shard's routed owner holds every write ever acked to the shard.
+pub fn all_acked_writes_on_owners(facts: &Facts, state: &dyn ClusterState) -> Check {
+    let Some(coordinator) = state.coordinator() else { return Err("the coordinator is down at the end".to_string()) };
+    for (shard, route) in coordinator.routing().iter() {
+        let Some(held) = state.node(route.owner).and_then(|actor| actor.shard(shard)) else {
+            if facts.acked.get(&shard).is_some_and(|acked| !acked.is_empty()) {
+                return Err(format!("{shard}'s owner {} does not hold it at the end", route.owner));
+            }
+            continue;
+        };
+        if held.role != (ShardRole::Owned { epoch: route.epoch }) {
+            return Err(format!(
+                "{shard}'s owner {} holds it as {:?}, routed at {}",
+                route.owner, held.role, route.epoch
+            ));
+        }
+        log_holds_acked(facts, route.owner, shard, route.epoch, &held.log)?;
+    }
+    Ok(())
+}
