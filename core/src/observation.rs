@@ -60,6 +60,20 @@ pub enum Observation {
         owner: NodeId,
         epoch: Epoch,
     },
+    /// A migration target told the coordinator what it holds: its last act in the migration.
+    TargetVerified {
+        node: NodeId,
+        identity: PeerIdentity,
+        shard: ShardId,
+        migration: MigrationId,
+        held_index: LogIndex,
+    },
+    /// An old owner dropped the log it retained after the new owner was seen to hold it.
+    RetainedLogDropped {
+        node: NodeId,
+        shard: ShardId,
+        epoch: Epoch,
+    },
     IncomingDiscarded {
         node: NodeId,
         shard: ShardId,
@@ -96,6 +110,14 @@ pub enum Observation {
         shard: ShardId,
         from: Phase,
         to: Phase,
+    },
+    /// The committed owner lost the shard (a replaced machine); the old owner, which
+    /// retained the log, owns it again at a new epoch.
+    ShardRehomed {
+        shard: ShardId,
+        owner: NodeId,
+        epoch: Epoch,
+        lost_owner: NodeId,
     },
     MigrationAborted {
         migration: MigrationId,

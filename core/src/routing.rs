@@ -1,6 +1,6 @@
 //! The coordinator's routing table: each shard's owner and epoch.
 
-use crate::ids::{Epoch, NodeId, ShardId};
+use crate::ids::{Epoch, NodeId, PeerIdentity, ShardId};
 use crate::storage::{put, StorageKey, StorageOp};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -9,6 +9,9 @@ use std::collections::BTreeMap;
 pub struct Route {
     pub owner: NodeId,
     pub epoch: Epoch,
+    /// The owner's identity when it was given the shard. A later identity of the owner
+    /// that holds nothing has lost it (a replaced machine); the same identity never has.
+    pub owner_identity: Option<PeerIdentity>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -41,10 +41,14 @@ pub enum ShardRole {
         from_epoch: Epoch,
     },
     /// Moved away; clients are redirected to the new owner.
+    /// Moved away; clients are redirected to the new owner. The log is `retained` until
+    /// the coordinator has seen the new owner hold the shard, so a new owner that lost it
+    /// (a replaced machine) can be recovered from here.
     Forwarding {
         owner: NodeId,
         address: Address,
         epoch: Epoch,
+        retained: bool,
     },
 }
 
@@ -136,6 +140,16 @@ pub enum Message {
 
     // coordinator -> data node
     AssignShard {
+        shard: ShardId,
+        epoch: Epoch,
+    },
+    /// The new owner holds the shard at `epoch`: the old owner may drop its retained log.
+    ReleaseShard {
+        shard: ShardId,
+        epoch: Epoch,
+    },
+    /// The new owner lost the shard; the old owner, which retained it, owns it at `epoch`.
+    RehomeShard {
         shard: ShardId,
         epoch: Epoch,
     },
@@ -244,6 +258,8 @@ impl Message {
             Message::TargetVerified { .. } => "target_verified",
             Message::FateQuery { .. } => "fate_query",
             Message::AssignShard { .. } => "assign_shard",
+            Message::ReleaseShard { .. } => "release_shard",
+            Message::RehomeShard { .. } => "rehome_shard",
             Message::StartMigration { .. } => "start_migration",
             Message::StartCutover { .. } => "start_cutover",
             Message::VerifyTarget { .. } => "verify_target",

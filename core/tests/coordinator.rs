@@ -5,7 +5,6 @@ mod support;
 use shardsim_core::load::NodeLoad;
 use shardsim_core::log::Digest;
 use shardsim_core::phase::{AbortReason, Phase};
-use shardsim_core::routing::Route;
 use shardsim_core::wire::{Fate, Heartbeat, Message, ShardReport, ShardRole, SourceProgress};
 use shardsim_core::*;
 use support::*;
@@ -108,7 +107,8 @@ fn a_drained_node_s_shard_commits_only_on_a_matching_seal() {
     let verified = Message::TargetVerified { migration, shard, held_index: LogIndex(6), digest: Digest(42) };
     let outputs = probe.deliver(node_identity(2, 1), verified).unwrap();
     assert!(observed(&outputs).iter().any(|observation| matches!(observation, Observation::RoutingCommitted { .. })));
-    assert_eq!(probe.actor.routing().get(shard), Some(Route { owner: NodeId(2), epoch: Epoch(2) }));
+    let route = probe.actor.routing().get(shard).unwrap();
+    assert_eq!((route.owner, route.epoch, route.owner_identity), (NodeId(2), Epoch(2), Some(node_identity(2, 1))));
     let commits =
         messages(&outputs).into_iter().filter(|message| matches!(message, Message::CommitMigration { .. })).count();
     assert_eq!(commits, 2, "target and source both hear of the commit");

@@ -1,6 +1,24 @@
 //! shardsim: deterministic simulation of the shardsim core.
 //!
+//! - [`Simulation`] and [`Report`]: run a seed of a scenario, get a verdict.
 //! - [`oracle`]: the invariants, checked after every step, usable by any driver.
+//! - [`scenario`], [`faults`] and [`workload`]: what a run does, drawn from its seed.
+//! - [`actors`] and [`disk`]: the actors in slots with simulated disks.
 pub use shardsim_core as core;
 
+pub mod actors;
+#[cfg(madsim)]
+mod cluster;
+pub mod disk;
+pub mod faults;
 pub mod oracle;
+pub mod report;
+pub mod scenario;
+pub mod simulation;
+pub mod sweep;
+pub mod trace;
+pub mod workload;
+
+pub use report::{Report, Verdict};
+pub use scenario::{Scenario, ScenarioName};
+pub use simulation::Simulation;

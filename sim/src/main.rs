@@ -4,4 +4,60 @@ compile_error!(
      (its .cargo/config.toml sets the flag), or, if you set RUSTFLAGS yourself, add `--cfg madsim` to them."
 );
 
-fn main() {}
+mod commands;
+mod logging;
+
+use clap::{Parser, Subcommand};
+use shardsim::report::exit_code;
+
+const EXIT_CODES: &str = "Exit codes:
+  0  every run passed
+  2  bad usage or input (a wrong flag, a malformed seed range, an unreadable plan file)
+  3  a safety invariant was violated
+  4  a liveness property was not reached within its bound
+  5  a crash: a panic in the core or the harness, or a determinism check that failed
+
+Logs: RUST_LOG=info (or debug, or shardsim=debug,nemesis=info) prints tracing lines
+stamped with simulated time and the node they come from.";
+
+/// Deterministic simulation testing of a sharded database's control plane.
+#[derive(Parser)]
+#[command(name = "shardsim", version, about, after_help = EXIT_CODES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one seed and print its summary; on failure, the invariant, its evidence and
+    /// the command that reproduces it.
+    #[command(after_help = EXIT_CODES)]
+    Run(commands::RunArgs),
+    /// Run a range of seeds in parallel, with a progress bar and a JSON report.
+    #[command(after_help = EXIT_CODES)]
+    Sweep(commands::SweepArgs),
+    /// List the named scenarios and what each turns on.
+    Scenarios,
+    /// List the planted bugs (canaries) that `--canary` turns on.
+    Canaries,
+}
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let code = if error.use_stderr() { exit_code::USAGE } else { exit_code::PASS };
+            let _ = error.print();
+            std::process::exit(code);
+        }
+    };
+    logging::init();
+    let code = match cli.command {
+        Command::Run(args) => commands::run(args),
+        Command::Sweep(args) => commands::sweep(args),
+        Command::Scenarios => commands::scenarios(),
+        Command::Canaries => commands::canaries(),
+    };
+    std::process::exit(code);
+}

@@ -51,6 +51,10 @@ pub struct Coordinator {
     rebalancer: Rebalancer,
     liaisons: BTreeMap<MigrationId, Liaison>,
     shard_loads: BTreeMap<crate::ids::ShardId, crate::load::ShardLoad>,
+    /// The epoch at which each shard's owner was last seen holding it (volatile).
+    confirmed: BTreeMap<crate::ids::ShardId, crate::ids::Epoch>,
+    /// Shards whose owner was seen to have lost them, at the routed epoch (volatile).
+    lost: BTreeMap<crate::ids::ShardId, crate::ids::Epoch>,
 }
 
 impl Coordinator {
@@ -68,6 +72,8 @@ impl Coordinator {
             rebalancer: Rebalancer::new(),
             liaisons: BTreeMap::new(),
             shard_loads: BTreeMap::new(),
+            confirmed: BTreeMap::new(),
+            lost: BTreeMap::new(),
         }
     }
 

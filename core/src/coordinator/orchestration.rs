@@ -194,7 +194,8 @@ impl Coordinator {
         }
         // The commit point: the routing entry, durable before anyone hears of it.
         let epoch = record.from_epoch.next();
-        out.persist(self.routing.set(shard, Route { owner: record.target_node, epoch }));
+        let route = Route { owner: record.target_node, epoch, owner_identity: Some(target_now) };
+        out.persist(self.routing.set(shard, route));
         out.observe(Observation::RoutingCommitted {
             migration,
             shard,
@@ -350,7 +351,8 @@ impl Coordinator {
         let view = self.cluster_view();
         for (shard, owner) in allocate_least_shard(&view, &unassigned) {
             let epoch = crate::ids::Epoch::INITIAL;
-            out.persist(self.routing.set(shard, Route { owner, epoch }));
+            let owner_identity = self.members.get(owner).map(|member| member.identity());
+            out.persist(self.routing.set(shard, Route { owner, epoch, owner_identity }));
             out.observe(Observation::ShardAllocated { shard, owner, epoch });
             let incarnation = self.members.get(owner).map(|member| member.identity().incarnation);
             self.send_to_node(out, owner, incarnation, Message::AssignShard { shard, epoch });

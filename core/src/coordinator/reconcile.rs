@@ -58,15 +58,14 @@ impl Coordinator {
         }
     }
 
-    fn reconcile(&self, node: NodeId, sender: PeerIdentity, heartbeat: &Heartbeat, out: &mut Outbox) {
-        let reply =
-            |out: &mut Outbox, body: Message| out.send(self.me(), sender.address, Some(sender.incarnation), body);
+    fn reconcile(&mut self, node: NodeId, sender: PeerIdentity, heartbeat: &Heartbeat, out: &mut Outbox) {
+        let mut replies = Vec::new();
+        let mut rehomes = Vec::new();
         let mut reported: BTreeSet<ShardId> = BTreeSet::new();
         for report in &heartbeat.shards {
-            reported.insert(report.shard);
-            let Some(route) = self.routing.get(report.shard) else {
-                continue;
-            };
+            let shard = report.shard;
+            reported.insert(shard);
+            let Some(route) = self.routing.get(shard) else { continue };
             match report.role {
                 ShardRole::Owned { epoch } | ShardRole::Fenced { epoch, .. }
                     if route.epoch > epoch || route.owner != node =>
@@ -76,42 +75,86 @@ impl Coordinator {
                         ShardRole::Fenced { migration, .. } => migration,
                         _ => MigrationId(0),
                     };
-                    let fate = self.fate(migration, report.shard, epoch);
-                    reply(out, Message::FateReply { migration, shard: report.shard, fate });
+                    let fate = self.fate(migration, shard, epoch);
+                    replies.push(Message::FateReply { migration, shard, fate });
+                }
+                ShardRole::Owned { epoch } => {
+                    self.confirmed.insert(shard, epoch);
                 }
                 ShardRole::Fenced { epoch, migration } => {
-                    let fate = self.fate(migration, report.shard, epoch);
+                    self.confirmed.insert(shard, epoch);
+                    let fate = self.fate(migration, shard, epoch);
                     if fate != Fate::InProgress {
-                        reply(out, Message::FateReply { migration, shard: report.shard, fate });
+                        replies.push(Message::FateReply { migration, shard, fate });
                     }
                 }
                 ShardRole::Incoming { migration, from_epoch } => {
-                    let active =
-                        self.tracker.active_for_shard(report.shard).is_some_and(|record| record.id == migration);
+                    let active = self.tracker.active_for_shard(shard).is_some_and(|record| record.id == migration);
                     if active {
                         continue;
                     }
                     if route.owner == node && route.epoch == from_epoch.next() {
-                        let commit = Message::CommitMigration {
+                        let address = sender.address;
+                        replies.push(Message::CommitMigration {
                             migration,
-                            shard: report.shard,
+                            shard,
                             owner: node,
-                            address: sender.address,
+                            address,
                             epoch: route.epoch,
-                        };
-                        reply(out, commit);
+                        });
                     } else {
-                        reply(out, Message::AbortMigration { migration, shard: report.shard });
+                        replies.push(Message::AbortMigration { migration, shard });
                     }
                 }
-                ShardRole::Owned { .. } | ShardRole::Forwarding { .. } => {}
+                ShardRole::Forwarding { owner, epoch, retained: true, .. } => {
+                    if self.confirmed.get(&shard) == Some(&route.epoch) && route.epoch >= epoch {
+                        replies.push(Message::ReleaseShard { shard, epoch });
+                    } else if route.owner == node && route.epoch == epoch.next() {
+                        replies.push(Message::RehomeShard { shard, epoch: route.epoch });
+                    } else if self.lost.get(&shard) == Some(&route.epoch)
+                        && route.owner == owner
+                        && route.epoch == epoch
+                        && self.tracker.active_for_shard(shard).is_none()
+                    {
+                        rehomes.push(shard);
+                    }
+                }
+                ShardRole::Forwarding { retained: false, .. } => {}
             }
         }
-        for (shard, route) in self.routing.owned_by(node) {
-            // Only a never-migrated shard can be (re)created empty; anything later holds data.
-            if !reported.contains(&shard) && route.epoch == Epoch::INITIAL {
-                reply(out, Message::AssignShard { shard, epoch: route.epoch });
+        let routed: Vec<(ShardId, crate::routing::Route)> = self.routing.owned_by(node).collect();
+        for (shard, route) in routed.into_iter().filter(|(shard, _)| !reported.contains(shard)) {
+            if route.epoch == Epoch::INITIAL {
+                // Only a never-migrated shard can be (re)created empty; later ones hold data.
+                replies.push(Message::AssignShard { shard, epoch: route.epoch });
+            } else if route.owner_identity.is_some_and(|identity| identity != sender) {
+                // A later identity of the owner holds nothing: the machine was replaced
+                // after it was given the shard. Its previous owner may have retained it.
+                self.lost.insert(shard, route.epoch);
             }
         }
+        for shard in rehomes {
+            self.rehome(shard, node, sender, out);
+        }
+        for body in replies {
+            out.send(self.me(), sender.address, Some(sender.incarnation), body);
+        }
+    }
+
+    /// The committed owner lost the shard; `node`, which retained the log, owns it again.
+    fn rehome(&mut self, shard: ShardId, node: NodeId, identity: PeerIdentity, out: &mut Outbox) {
+        let lost = self.routing.get(shard).expect("a lost shard is routed");
+        let epoch = lost.epoch.next();
+        out.persist(
+            self.routing.set(shard, crate::routing::Route { owner: node, epoch, owner_identity: Some(identity) }),
+        );
+        out.observe(crate::observation::Observation::ShardRehomed {
+            shard,
+            owner: node,
+            epoch,
+            lost_owner: lost.owner,
+        });
+        self.lost.remove(&shard);
+        out.send(self.me(), identity.address, Some(identity.incarnation), Message::RehomeShard { shard, epoch });
     }
 }

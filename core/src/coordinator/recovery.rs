@@ -55,6 +55,8 @@ impl Coordinator {
         self.rebalancer = Rebalancer::new();
         self.liaisons = BTreeMap::new();
         self.shard_loads = BTreeMap::new();
+        self.confirmed = BTreeMap::new();
+        self.lost = BTreeMap::new();
         out.persist(put(StorageKey::CoordinatorMeta, &self.meta));
 
         let in_flight = self.tracker.active_ids();
@@ -74,8 +76,11 @@ impl Coordinator {
     /// otherwise nothing was committed and aborting is safe.
     fn settle_after_restart(&mut self, now: Instant, id: MigrationId, out: &mut Outbox) {
         let record = self.tracker.get(id).expect("active id").clone();
-        let committed = Route { owner: record.target_node, epoch: record.from_epoch.next() };
-        if record.phase == Phase::CutOver && self.routing.get(record.shard) == Some(committed) {
+        let committed = self
+            .routing
+            .get(record.shard)
+            .is_some_and(|route| route.owner == record.target_node && route.epoch == record.from_epoch.next());
+        if record.phase == Phase::CutOver && committed {
             self.advance(now, id, Phase::Complete, out);
         } else {
             self.abort(now, id, AbortReason::CoordinatorRecovered, out);

@@ -16,7 +16,7 @@ use bytes::Bytes;
 fn rejection(role: Option<ShardRole>, epoch: Epoch) -> Option<Rejection> {
     match role {
         None | Some(ShardRole::Incoming { .. }) => Some(Rejection::NotOwner),
-        Some(ShardRole::Forwarding { owner, address, epoch }) => Some(Rejection::Moved { owner, address, epoch }),
+        Some(ShardRole::Forwarding { owner, address, epoch, .. }) => Some(Rejection::Moved { owner, address, epoch }),
         Some(ShardRole::Fenced { .. }) => Some(Rejection::Fenced),
         Some(ShardRole::Owned { epoch: current }) if epoch < current => Some(Rejection::StaleEpoch { current }),
         Some(ShardRole::Owned { epoch: current }) if epoch > current => Some(Rejection::NotOwner),

@@ -50,19 +50,47 @@ impl DataNode {
                 if epoch > current && owner != self.node =>
             {
                 self.sources.remove(&shard);
-                self.set_role(shard, ShardRole::Forwarding { owner, address, epoch }, out);
-                // The data now lives on the new owner; keep only the forwarding stub.
-                out.persist(StorageOp::ClearShardLog { shard });
+                // Keep the log until the coordinator has seen the new owner hold it.
+                self.set_role(shard, ShardRole::Forwarding { owner, address, epoch, retained: true }, out);
                 let state = self.shards.get_mut(&shard).expect("known");
-                *state = ShardState::new(state.role);
+                state.entities.clear();
+                (state.writes_per_s, state.reads_per_s) = (0, 0);
                 out.observe(Observation::ShardForwarded { node: self.node, shard, owner, epoch });
             }
-            ShardRole::Forwarding { epoch: current, .. } if epoch > current && owner != self.node => {
-                self.set_role(shard, ShardRole::Forwarding { owner, address, epoch }, out);
+            ShardRole::Forwarding { epoch: current, retained, .. } if epoch > current && owner != self.node => {
+                self.set_role(shard, ShardRole::Forwarding { owner, address, epoch, retained }, out);
             }
             _ => {}
         }
         Ok(())
+    }
+
+    /// The new owner holds the shard: drop the retained log, keep the redirecting stub.
+    pub(super) fn on_release(&mut self, shard: ShardId, epoch: Epoch, out: &mut Outbox) -> Result<(), InputError> {
+        match self.shards.get(&shard).map(|state| state.role) {
+            Some(ShardRole::Forwarding { owner, address, epoch: current, retained: true }) if current <= epoch => {
+                self.set_role(shard, ShardRole::Forwarding { owner, address, epoch: current, retained: false }, out);
+                out.persist(StorageOp::ClearShardLog { shard });
+                let state = self.shards.get_mut(&shard).expect("known");
+                *state = ShardState::new(state.role);
+                out.observe(Observation::RetainedLogDropped { node: self.node, shard, epoch: current });
+                Ok(())
+            }
+            _ => Err(InputError::Stale(format!("release of {shard} at {epoch}: nothing retained"))),
+        }
+    }
+
+    /// The new owner lost the shard; this node kept the log and owns it again.
+    pub(super) fn on_rehome(&mut self, shard: ShardId, epoch: Epoch, out: &mut Outbox) -> Result<(), InputError> {
+        match self.shards.get(&shard).map(|state| state.role) {
+            Some(ShardRole::Forwarding { epoch: current, retained: true, .. }) if epoch == current.next() => {
+                self.set_role(shard, ShardRole::Owned { epoch }, out);
+                out.observe(Observation::OwnershipTaken { node: self.node, shard, migration: MigrationId(0), epoch });
+                Ok(())
+            }
+            Some(ShardRole::Owned { epoch: current }) if current == epoch => Ok(()),
+            role => Err(InputError::Stale(format!("rehome of {shard} at {epoch} while holding {role:?}"))),
+        }
     }
 
     pub(super) fn on_abort(

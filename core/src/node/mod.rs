@@ -98,6 +98,8 @@ impl DataNode {
         let sender = envelope.from;
         match (sender.actor, envelope.body) {
             (ActorId::Coordinator, Message::AssignShard { shard, epoch }) => self.on_assign(shard, epoch, out),
+            (ActorId::Coordinator, Message::ReleaseShard { shard, epoch }) => self.on_release(shard, epoch, out),
+            (ActorId::Coordinator, Message::RehomeShard { shard, epoch }) => self.on_rehome(shard, epoch, out),
             (ActorId::Coordinator, Message::StartMigration { migration, shard, epoch, target }) => {
                 self.on_start_migration(now, migration, shard, epoch, target, out)
             }

@@ -88,10 +88,16 @@ impl DataNode {
         out: &mut Outbox,
     ) -> Result<(), InputError> {
         if let Some(stream) = self.sources.get(&shard) {
-            if stream.migration != migration {
-                self.to_coordinator(out, Message::SourceRefused { migration, shard });
+            let superseded = stream.migration < migration && stream.stage == SourceStage::Streaming;
+            if !superseded {
+                if stream.migration != migration {
+                    self.to_coordinator(out, Message::SourceRefused { migration, shard });
+                }
+                return Ok(());
             }
-            return Ok(());
+            // The coordinator starts a migration of a shard only once the previous one is
+            // over, so a newer id means the older stream's abort was lost: drop it.
+            self.sources.remove(&shard);
         }
         let owned_at_epoch = self.shards.get(&shard).is_some_and(|state| state.role == ShardRole::Owned { epoch });
         if !owned_at_epoch || target.actor == crate::ids::ActorId::Node(self.node) {

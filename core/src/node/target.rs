@@ -6,6 +6,7 @@ use crate::effects::Outbox;
 use crate::ids::{Address, Epoch, LogIndex, MigrationId, PeerIdentity, ShardId};
 use crate::input::InputError;
 use crate::log::LogEntry;
+use crate::observation::Observation;
 use crate::storage::{put, StorageKey, StorageOp};
 use crate::wire::{Message, ShardRole};
 
@@ -76,6 +77,8 @@ impl DataNode {
         };
         // Report what we hold, not what was asked: the coordinator compares.
         let (held_index, digest) = (state.log.last_index(), state.log.digest());
+        let identity = self.me();
+        out.observe(Observation::TargetVerified { node: self.node, identity, shard, migration, held_index });
         self.to_coordinator(out, Message::TargetVerified { migration, shard, held_index, digest });
         Ok(())
     }

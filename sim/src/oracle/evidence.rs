@@ -1,14 +1,33 @@
-//! The recent history kept to explain a violation: a bounded ring per shard, and one for
+//! The recent history kept to explain a violation: per shard, a ring of protocol events
+//! and a smaller one of write acks (which are many and rarely the cause), and a ring for
 //! events that name no shard.
 
 use shardsim_core::{ActorId, Instant, Observation, ShardId};
 use std::collections::{BTreeMap, VecDeque};
 
 const EVENTS_PER_SHARD_MAX: usize = 24;
+const ACKS_PER_SHARD_MAX: usize = 4;
+const EVIDENCE_LINES_MAX: usize = 32;
 
+type Event = (Instant, ActorId, Observation);
+
+#[derive(Default)]
+struct Rings {
+    events: VecDeque<Event>,
+    acks: VecDeque<Event>,
+}
+
+fn push_bounded(ring: &mut VecDeque<Event>, event: Event, bound: usize) {
+    if ring.len() == bound {
+        ring.pop_front();
+    }
+    ring.push_back(event);
+}
+
+#[derive(Default)]
 pub struct Evidence {
-    by_shard: BTreeMap<ShardId, VecDeque<(Instant, ActorId, Observation)>>,
-    general: VecDeque<(Instant, ActorId, Observation)>,
+    by_shard: BTreeMap<ShardId, Rings>,
+    general: VecDeque<Event>,
 }
 
 /// The shard an observation is about, if any.
@@ -24,6 +43,9 @@ pub fn shard_of(observation: &Observation) -> Option<ShardId> {
         | OwnershipTaken { shard, .. }
         | ShardForwarded { shard, .. }
         | IncomingDiscarded { shard, .. }
+        | TargetVerified { shard, .. }
+        | RetainedLogDropped { shard, .. }
+        | ShardRehomed { shard, .. }
         | ShardAllocated { shard, .. }
         | MigrationStarted { shard, .. }
         | MigrationPhase { shard, .. }
@@ -41,42 +63,36 @@ pub fn shard_of(observation: &Observation) -> Option<ShardId> {
 
 impl Evidence {
     pub fn new() -> Evidence {
-        Evidence { by_shard: BTreeMap::new(), general: VecDeque::new() }
+        Evidence::default()
     }
 
     pub fn record(&mut self, at: Instant, actor: ActorId, observation: &Observation) {
-        // Client-side acks repeat what the node's ack said; keep the ring for causes.
-        if matches!(observation, Observation::ClientAcked { .. }) {
-            return;
+        let event = (at, actor, observation.clone());
+        match (shard_of(observation), observation) {
+            // Client-side acks repeat what the node's ack said.
+            (_, Observation::ClientAcked { .. }) => {}
+            (Some(shard), Observation::WriteAcked { .. }) => {
+                push_bounded(&mut self.by_shard.entry(shard).or_default().acks, event, ACKS_PER_SHARD_MAX)
+            }
+            (Some(shard), _) => {
+                push_bounded(&mut self.by_shard.entry(shard).or_default().events, event, EVENTS_PER_SHARD_MAX)
+            }
+            (None, _) => push_bounded(&mut self.general, event, EVENTS_PER_SHARD_MAX),
         }
-        let ring = match shard_of(observation) {
-            Some(shard) => self.by_shard.entry(shard).or_default(),
-            None => &mut self.general,
-        };
-        if ring.len() == EVENTS_PER_SHARD_MAX {
-            ring.pop_front();
-        }
-        ring.push_back((at, actor, observation.clone()));
     }
 
     /// The shard's recent events merged with the general ones, oldest first.
     pub fn lines(&self, shard: Option<ShardId>) -> Vec<String> {
-        let mut events: Vec<&(Instant, ActorId, Observation)> = self.general.iter().collect();
-        if let Some(ring) = shard.and_then(|shard| self.by_shard.get(&shard)) {
-            events.extend(ring.iter());
+        let mut events: Vec<&Event> = self.general.iter().collect();
+        if let Some(rings) = shard.and_then(|shard| self.by_shard.get(&shard)) {
+            events.extend(rings.events.iter().chain(rings.acks.iter()));
         }
         events.sort_by_key(|(at, _, _)| *at);
-        let skip = events.len().saturating_sub(EVENTS_PER_SHARD_MAX);
+        let skip = events.len().saturating_sub(EVIDENCE_LINES_MAX);
         events
             .into_iter()
             .skip(skip)
             .map(|(at, actor, observation)| format!("{:>7} ms  {actor}: {observation:?}", at.as_ms()))
             .collect()
-    }
-}
-
-impl Default for Evidence {
-    fn default() -> Self {
-        Evidence::new()
     }
 }

@@ -1,6 +1,6 @@
 //! What the oracle has learnt so far from observations: the history its invariants read.
 
-use super::state::{ClusterState, EPOCH_MONOTONIC};
+use super::state::{durable_log, ClusterState, EPOCH_MONOTONIC};
 use super::{liveness, migrations, writes, Check};
 use shardsim_core::log::Digest;
 use shardsim_core::phase::Phase;
@@ -17,6 +17,13 @@ pub struct TrackedMigration {
     pub target: NodeId,
     pub target_identity: PeerIdentity,
     pub started_at: Instant,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verification {
+    pub at: Instant,
+    pub identity: PeerIdentity,
+    pub durable: Result<(LogIndex, Digest), String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,6 +47,9 @@ pub struct Facts {
     pub boots: BTreeMap<NodeId, Vec<(Instant, PeerIdentity)>>,
     pub fenced_at: BTreeMap<MigrationId, Instant>,
     pub sealed: BTreeMap<MigrationId, (LogIndex, Digest)>,
+    /// When, and as whom, each migration's target last verified what it holds, and what
+    /// its disk durably held then.
+    pub verified: BTreeMap<MigrationId, Verification>,
     pub node_epochs: BTreeMap<(NodeId, ShardId), Epoch>,
     pub route_epochs: BTreeMap<ShardId, Epoch>,
     pub liveness_started_at: Option<Instant>,
@@ -109,11 +119,24 @@ impl Facts {
                 self.fenced_at.entry(*migration).or_insert(at);
                 vec![]
             }
+            Observation::TargetVerified { node, migration, identity, shard, .. } => {
+                let durable = match state.durable_disk(ActorId::Node(*node)) {
+                    Some(disk) => durable_log(disk, *shard),
+                    None => Err(format!("{node} has no disk")),
+                };
+                self.verified.insert(*migration, Verification { at, identity: *identity, durable });
+                vec![]
+            }
             Observation::ShardSealed { migration, index, digest, .. } => {
                 self.sealed.insert(*migration, (*index, *digest));
                 vec![]
             }
             Observation::ShardAllocated { shard, owner, epoch } => {
+                self.owner_at.insert((*shard, *epoch), *owner);
+                self.raise_committed_epoch(*shard, *epoch);
+                vec![(EPOCH_MONOTONIC, self.check_route_epochs(state))]
+            }
+            Observation::ShardRehomed { shard, owner, epoch, .. } => {
                 self.owner_at.insert((*shard, *epoch), *owner);
                 self.raise_committed_epoch(*shard, *epoch);
                 vec![(EPOCH_MONOTONIC, self.check_route_epochs(state))]

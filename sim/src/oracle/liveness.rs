@@ -5,6 +5,7 @@ use super::facts::Facts;
 use super::state::ClusterState;
 use super::Check;
 use shardsim_core::planner;
+use shardsim_core::wire::ShardRole;
 use shardsim_core::ShardId;
 
 pub const CONVERGENCE: &str = "convergence";
@@ -19,6 +20,21 @@ pub fn no_thrashing(shard: ShardId, moves: u32) -> Check {
         ));
     }
     Ok(())
+}
+
+/// Where a shard is routed and how its owner holds it: what a stuck shard's report needs.
+fn describe_shard(shard: ShardId, state: &dyn ClusterState) -> String {
+    let Some(route) = state.coordinator().and_then(|coordinator| coordinator.routing().get(shard)) else {
+        return format!("{shard} (unrouted)");
+    };
+    let held = match state.node(route.owner) {
+        None => "down".to_string(),
+        Some(node) => match node.shard(shard) {
+            None => "nothing".to_string(),
+            Some(held) => format!("{:?}", held.role),
+        },
+    };
+    format!("{shard} (routed to {} at {}; it holds {held})", route.owner, route.epoch)
 }
 
 /// Every liveness condition not met yet, as a sentence each.
@@ -43,10 +59,22 @@ pub fn unmet(facts: &Facts, state: &dyn ClusterState) -> Vec<String> {
     let silent: Vec<String> = (0..shard_count)
         .map(ShardId)
         .filter(|shard| facts.last_ack_at.get(shard).is_none_or(|at| *at < since))
-        .map(|shard| shard.to_string())
+        .map(|shard| describe_shard(shard, state))
         .collect();
     if !silent.is_empty() {
         unmet.push(format!("no write acked since the faults healed on {}", silent.join(", ")));
+    }
+    let unsettled: Vec<String> = coordinator
+        .routing()
+        .iter()
+        .filter(|(shard, route)| {
+            let held = state.node(route.owner).and_then(|node| node.shard(*shard)).map(|held| held.role);
+            held != Some(ShardRole::Owned { epoch: route.epoch })
+        })
+        .map(|(shard, _)| describe_shard(shard, state))
+        .collect();
+    if !unsettled.is_empty() {
+        unmet.push(format!("routed owners do not serve {}", unsettled.join(", ")));
     }
     let moves = planner::plan(&coordinator.cluster_view(), &facts.config);
     if !moves.is_empty() {

@@ -102,7 +102,9 @@ pub fn committed_in_cut_over(facts: &Facts, migration: MigrationId) -> Check {
     }
 }
 
-/// The target durably holds exactly the log the source sealed when the routing commits.
+/// The target durably holds exactly the log the source sealed: as its disk was when it
+/// verified (its last act; a machine replaced after that is the retained copy's business),
+/// or at the commit if it never verified.
 pub fn cutover_caught_up(
     facts: &Facts,
     migration: MigrationId,
@@ -113,10 +115,15 @@ pub fn cutover_caught_up(
     let Some((sealed_index, sealed_digest)) = facts.sealed.get(&migration).copied() else {
         return Err(format!("{migration} committed {shard} but no source sealed it"));
     };
-    let Some(disk) = state.durable_disk(ActorId::Node(target)) else {
-        return Err(format!("{migration} committed {shard} to {target}, which has no disk"));
+    let (held_index, held_digest) = match facts.verified.get(&migration) {
+        Some(verification) => verification.durable.clone()?,
+        None => {
+            let Some(disk) = state.durable_disk(ActorId::Node(target)) else {
+                return Err(format!("{migration} committed {shard} to {target}, which has no disk"));
+            };
+            durable_log(disk, shard)?
+        }
     };
-    let (held_index, held_digest) = durable_log(disk, shard)?;
     if (held_index, held_digest) != (sealed_index, sealed_digest) {
         return Err(format!(
             "{migration} committed {shard} to {target} holding {held_index} ({held_digest:?}), sealed at {sealed_index} ({sealed_digest:?})"
@@ -125,14 +132,26 @@ pub fn cutover_caught_up(
     Ok(())
 }
 
-/// No migration completes whose target booted (new incarnation or address) after it began.
+/// No migration completes whose target changed identity (a new incarnation or address)
+/// after it began. The target's last act is its verification of what it holds; a restart
+/// after that loses nothing (what it verified is durable), and no coordinator could see it
+/// before deciding. So: the target that verified is the one the migration started with,
+/// and it did not boot in between. Without a verification, up to the commit.
 pub fn identity_change_aborts(facts: &Facts, migration: MigrationId, at: Instant) -> Check {
     let Some(tracked) = facts.active.get(&migration) else {
         return Err(format!("{migration} committed but was not active"));
     };
+    let until = match facts.verified.get(&migration) {
+        Some(verification) if verification.identity != tracked.target_identity => {
+            let verifier = verification.identity;
+            return Err(format!("{migration} committed to {}, but {verifier} verified it", tracked.target_identity));
+        }
+        Some(verification) => verification.at,
+        None => at,
+    };
     let boots = facts.boots.get(&tracked.target).map(Vec::as_slice).unwrap_or_default();
     let changed = boots.iter().find(|(booted_at, identity)| {
-        *booted_at >= tracked.started_at && *booted_at <= at && *identity != tracked.target_identity
+        *booted_at >= tracked.started_at && *booted_at <= until && *identity != tracked.target_identity
     });
     match changed {
         Some((booted_at, identity)) => Err(format!(

@@ -1,0 +1,215 @@
+//! The subcommands: parse and check their flags, run, print, and pick the exit code.
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use shardsim::core::canary::Canary;
+use shardsim::faults::FaultPlan;
+use shardsim::report::exit_code;
+use shardsim::scenario::{Scenario, ScenarioName};
+use shardsim::sweep::{parse_seed_range, sweep as run_sweep, SweepOptions};
+use shardsim::Simulation;
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// The seed: the same seed gives the same run, bit for bit.
+    #[arg(long)]
+    seed: u64,
+    /// A named scenario (see `shardsim scenarios`).
+    #[arg(long, default_value_t = ScenarioName::DEFAULT.to_string())]
+    scenario: String,
+    /// Replay the fault plan in this JSON file instead of drawing one from the seed.
+    #[arg(long, value_name = "FILE")]
+    plan: Option<PathBuf>,
+    /// Write the fault plan this run uses to a JSON file (to edit and replay with --plan).
+    #[arg(long, value_name = "FILE")]
+    save_plan: Option<PathBuf>,
+    /// Write every observation and nemesis action as JSON lines with simulated time.
+    #[arg(long, value_name = "FILE")]
+    trace: Option<PathBuf>,
+    /// Run the seed twice and compare a hash of the whole trace.
+    #[arg(long)]
+    check_determinism: bool,
+    /// Turn on a planted bug (see `shardsim canaries`); may be repeated.
+    #[arg(long, value_name = "NAME")]
+    canary: Vec<String>,
+    /// Print the report as JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct SweepArgs {
+    /// Seeds to run, `A..B` with B exclusive.
+    #[arg(long, value_name = "A..B")]
+    seeds: String,
+    /// Seeds run in parallel, one thread each.
+    #[arg(long, default_value_t = 1)]
+    jobs: usize,
+    /// A named scenario (see `shardsim scenarios`).
+    #[arg(long, default_value_t = ScenarioName::DEFAULT.to_string())]
+    scenario: String,
+    /// Write the sweep's JSON report here.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+    /// Stop at the first failing seed.
+    #[arg(long)]
+    fail_fast: bool,
+    /// Turn on a planted bug (see `shardsim canaries`); may be repeated.
+    #[arg(long, value_name = "NAME")]
+    canary: Vec<String>,
+}
+
+fn usage_error(message: impl std::fmt::Display) -> i32 {
+    eprintln!("error: {message}");
+    exit_code::USAGE
+}
+
+fn parse_canaries(names: &[String]) -> Result<Vec<Canary>, String> {
+    names.iter().map(|name| name.parse()).collect()
+}
+
+pub fn run(args: RunArgs) -> i32 {
+    let scenario: ScenarioName = match args.scenario.parse() {
+        Ok(scenario) => scenario,
+        Err(error) => return usage_error(error),
+    };
+    let canaries = match parse_canaries(&args.canary) {
+        Ok(canaries) => canaries,
+        Err(error) => return usage_error(error),
+    };
+    let mut simulation = Simulation::new(args.seed).scenario(scenario).keep_trace(args.trace.is_some());
+    for canary in canaries {
+        simulation = simulation.canary(canary);
+    }
+    if let Some(path) = &args.plan {
+        let spec = simulation.scenario_spec();
+        let plan = match FaultPlan::load(path)
+            .and_then(|plan| plan.validate(spec.nodes_total(), spec.protocol.shard_count).map(|()| plan))
+        {
+            Ok(plan) => plan,
+            Err(error) => return usage_error(error),
+        };
+        simulation = simulation.plan(plan, Some(path.display().to_string()));
+    }
+    if let Some(path) = &args.save_plan {
+        if let Err(error) = simulation.fault_plan().save(path) {
+            return usage_error(error);
+        }
+    }
+    let started = std::time::Instant::now();
+    let mut outcome = simulation.run_outcome();
+    let wall_ms = started.elapsed().as_millis() as u64;
+    if let (Some(path), Some(lines)) = (&args.trace, outcome.trace_lines.take()) {
+        let text = lines.join("\n") + "\n";
+        if let Err(error) = std::fs::write(path, text) {
+            return usage_error(format!("cannot write trace file {}: {error}", path.display()));
+        }
+    }
+    let report = simulation.report(outcome, wall_ms);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report).expect("reports serialize"));
+    } else {
+        print!("{}", report.render());
+    }
+    if args.check_determinism {
+        let again = simulation.run_outcome();
+        let (first, second) = (report.trace_hash.clone(), format!("{:016x}", again.trace_hash));
+        if first != second {
+            eprintln!("determinism check FAILED: trace hash {first} then {second} for the same seed");
+            return exit_code::CRASH;
+        }
+        println!("determinism check: two runs, same trace hash {first}");
+    }
+    report.verdict.exit_code()
+}
+
+pub fn sweep(args: SweepArgs) -> i32 {
+    let seeds = match parse_seed_range(&args.seeds) {
+        Ok(seeds) => seeds,
+        Err(error) => return usage_error(error),
+    };
+    let scenario: ScenarioName = match args.scenario.parse() {
+        Ok(scenario) => scenario,
+        Err(error) => return usage_error(error),
+    };
+    let canaries = match parse_canaries(&args.canary) {
+        Ok(canaries) => canaries,
+        Err(error) => return usage_error(error),
+    };
+    if args.jobs == 0 {
+        return usage_error("--jobs must be at least 1");
+    }
+    let options = SweepOptions { seeds: seeds.clone(), jobs: args.jobs, scenario, canaries, fail_fast: args.fail_fast };
+    let progress = ProgressBar::new(seeds.end - seeds.start);
+    progress.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} seeds, {per_sec}, eta {eta} {msg}")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    let mut failed = 0;
+    let report = run_sweep(&options, |report| {
+        progress.inc(1);
+        if !report.verdict.is_pass() {
+            failed += 1;
+            progress.set_message(format!("failures: {failed}"));
+            progress.println(format!(
+                "seed {} FAILED: {} — reproduce: {}",
+                report.seed,
+                report.verdict.label(),
+                report.reproduce
+            ));
+        }
+    });
+    progress.finish_and_clear();
+    println!(
+        "sweep {} seeds {} on {} job(s): {} passed, {} failed in {:.1} s ({:.2} seeds/s, {:.0} simulated s per wall s)",
+        report.scenario,
+        report.seeds,
+        report.jobs,
+        report.passed,
+        report.failures.len(),
+        report.wall_ms as f64 / 1000.0,
+        report.seeds_per_second,
+        report.simulated_seconds_per_wall_second
+    );
+    for failure in &report.failures {
+        println!("  seed {}: {} (exit {}): {}", failure.seed, failure.invariant, failure.exit_code, failure.message);
+        println!("    reproduce: {}", failure.reproduce);
+    }
+    if let Some(path) = &args.report {
+        let text = serde_json::to_string_pretty(&report).expect("reports serialize") + "\n";
+        if let Err(error) = std::fs::write(path, text) {
+            return usage_error(format!("cannot write report file {}: {error}", path.display()));
+        }
+    }
+    report.exit_code()
+}
+
+pub fn scenarios() -> i32 {
+    for name in ScenarioName::ALL {
+        let scenario = Scenario::named(name);
+        let kinds: Vec<String> = scenario.fault_kinds.iter().map(|kind| format!("{kind:?}").to_lowercase()).collect();
+        let default = if name == ScenarioName::DEFAULT { " (default)" } else { "" };
+        println!("{name}{default}: {}", scenario.description);
+        println!(
+            "    faults: {}{}; {} nodes (+{} spare), {} shards, {} clients; safety {} s, liveness bound {} s",
+            kinds.join(", "),
+            if scenario.swarm { " (each on or off per seed)" } else { "" },
+            scenario.nodes_initial,
+            scenario.nodes_spare,
+            scenario.protocol.shard_count,
+            scenario.clients,
+            scenario.safety_ms / 1000,
+            scenario.liveness_bound_ms / 1000
+        );
+    }
+    exit_code::PASS
+}
+
+pub fn canaries() -> i32 {
+    for canary in Canary::ALL {
+        println!("{canary}: {} (breaks {})", canary.description(), canary.expected_invariant());
+    }
+    exit_code::PASS
+}

@@ -1,0 +1,256 @@
+//! Faults as data: a [`FaultPlan`] is a list of timed events, drawn from the seed or read
+//! from a JSON file, that the nemesis carries out.
+
+mod generate;
+
+pub use generate::generate;
+
+use serde::{Deserialize, Serialize};
+use shardsim_core::{NodeId, ShardId};
+use std::fmt;
+use std::path::Path;
+
+/// The kinds of fault a scenario can turn on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    Isolate,
+    Split,
+    OneWay,
+    CutOffCoordinator,
+    Loss,
+    Delay,
+    Duplicate,
+    CrashNode,
+    CrashCoordinator,
+    Restart,
+    Replace,
+    Join,
+    Decommission,
+    HotSpot,
+}
+
+impl FaultKind {
+    pub const ALL: [FaultKind; 14] = [
+        FaultKind::Isolate,
+        FaultKind::Split,
+        FaultKind::OneWay,
+        FaultKind::CutOffCoordinator,
+        FaultKind::Loss,
+        FaultKind::Delay,
+        FaultKind::Duplicate,
+        FaultKind::CrashNode,
+        FaultKind::CrashCoordinator,
+        FaultKind::Restart,
+        FaultKind::Replace,
+        FaultKind::Join,
+        FaultKind::Decommission,
+        FaultKind::HotSpot,
+    ];
+}
+
+/// Who a network or crash fault hits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    Coordinator,
+    Node(NodeId),
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Coordinator => write!(f, "coordinator"),
+            Target::Node(node) => write!(f, "{node}"),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fault {
+    /// Cut one node off from everyone, both ways.
+    Isolate {
+        node: NodeId,
+        heal_after_ms: u64,
+    },
+    /// Cut `side` off from everyone else (clients stay on the other side).
+    Split {
+        side: Vec<Target>,
+        heal_after_ms: u64,
+    },
+    /// Drop everything from `from` to `to`; the reverse direction still works.
+    OneWay {
+        from: Target,
+        to: Target,
+        heal_after_ms: u64,
+    },
+    CutOffCoordinator {
+        heal_after_ms: u64,
+    },
+    Loss {
+        rate_permille: u32,
+        heal_after_ms: u64,
+    },
+    /// Latency up to this bound, so messages overtake each other.
+    Delay {
+        latency_max_ms: u64,
+        heal_after_ms: u64,
+    },
+    /// The harness's send layer sends a share of datagrams twice.
+    Duplicate {
+        rate_permille: u32,
+        heal_after_ms: u64,
+    },
+    /// Kill (memory lost, disk kept), restart after `down_ms` with a new incarnation.
+    Crash {
+        target: Target,
+        down_ms: u64,
+    },
+    /// Restart at the same address right away: a new incarnation.
+    Restart {
+        node: NodeId,
+    },
+    /// Same node id, new address, empty disk. Skipped while the node owns a shard: its
+    /// log is the only copy.
+    Replace {
+        node: NodeId,
+    },
+    Join {
+        node: NodeId,
+    },
+    Decommission {
+        node: NodeId,
+    },
+    HotSpot {
+        shard: ShardId,
+    },
+}
+
+impl Fault {
+    pub fn kind(&self) -> FaultKind {
+        match self {
+            Fault::Isolate { .. } => FaultKind::Isolate,
+            Fault::Split { .. } => FaultKind::Split,
+            Fault::OneWay { .. } => FaultKind::OneWay,
+            Fault::CutOffCoordinator { .. } => FaultKind::CutOffCoordinator,
+            Fault::Loss { .. } => FaultKind::Loss,
+            Fault::Delay { .. } => FaultKind::Delay,
+            Fault::Duplicate { .. } => FaultKind::Duplicate,
+            Fault::Crash { target: Target::Coordinator, .. } => FaultKind::CrashCoordinator,
+            Fault::Crash { .. } => FaultKind::CrashNode,
+            Fault::Restart { .. } => FaultKind::Restart,
+            Fault::Replace { .. } => FaultKind::Replace,
+            Fault::Join { .. } => FaultKind::Join,
+            Fault::Decommission { .. } => FaultKind::Decommission,
+            Fault::HotSpot { .. } => FaultKind::HotSpot,
+        }
+    }
+
+    /// How long until the fault heals by itself, for those that do.
+    pub fn heals_after_ms(&self) -> Option<u64> {
+        match self {
+            Fault::Isolate { heal_after_ms, .. }
+            | Fault::Split { heal_after_ms, .. }
+            | Fault::OneWay { heal_after_ms, .. }
+            | Fault::CutOffCoordinator { heal_after_ms }
+            | Fault::Loss { heal_after_ms, .. }
+            | Fault::Delay { heal_after_ms, .. }
+            | Fault::Duplicate { heal_after_ms, .. } => Some(*heal_after_ms),
+            Fault::Crash { down_ms, .. } => Some(*down_ms),
+            _ => None,
+        }
+    }
+
+    fn nodes(&self) -> Vec<NodeId> {
+        let target_node = |target: &Target| match target {
+            Target::Node(node) => Some(*node),
+            Target::Coordinator => None,
+        };
+        match self {
+            Fault::Isolate { node, .. }
+            | Fault::Restart { node }
+            | Fault::Replace { node }
+            | Fault::Join { node }
+            | Fault::Decommission { node } => vec![*node],
+            Fault::Split { side, .. } => side.iter().filter_map(target_node).collect(),
+            Fault::OneWay { from, to, .. } => [from, to].into_iter().filter_map(target_node).collect(),
+            Fault::Crash { target, .. } => target_node(target).into_iter().collect(),
+            _ => vec![],
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultEvent {
+    pub at_ms: u64,
+    pub fault: Fault,
+}
+
+/// A run's faults, in time order. Serializable, so a run can be replayed from a file and a
+/// failing plan cut down by hand.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultPlan {
+    /// Where the plan came from; informative only, the run's own flags decide.
+    pub seed: u64,
+    pub scenario: String,
+    /// The fault kinds the seed's swarm draw turned on.
+    pub kinds_on: Vec<FaultKind>,
+    pub events: Vec<FaultEvent>,
+}
+
+/// A plan file that cannot be used; the message says why and where.
+#[derive(Debug)]
+pub struct PlanError(pub String);
+
+impl fmt::Display for PlanError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for PlanError {}
+
+impl FaultPlan {
+    pub fn load(path: &Path) -> Result<FaultPlan, PlanError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|error| PlanError(format!("cannot read plan file {}: {error}", path.display())))?;
+        serde_json::from_str(&text)
+            .map_err(|error| PlanError(format!("plan file {} is not a fault plan: {error}", path.display())))
+    }
+
+    pub fn save(&self, path: &Path) -> Result<(), PlanError> {
+        let text = serde_json::to_string_pretty(self).expect("plans serialize");
+        std::fs::write(path, text + "\n")
+            .map_err(|error| PlanError(format!("cannot write plan file {}: {error}", path.display())))
+    }
+
+    /// Checks the plan fits the cluster it will run on.
+    pub fn validate(&self, nodes_total: u32, shard_count: u32) -> Result<(), PlanError> {
+        for (position, event) in self.events.iter().enumerate() {
+            for node in event.fault.nodes() {
+                if node.0 == 0 || node.0 > nodes_total {
+                    return Err(PlanError(format!(
+                        "event {position} names {node}; this cluster has n1..=n{nodes_total}"
+                    )));
+                }
+            }
+            if let Fault::HotSpot { shard } = event.fault {
+                if shard.0 >= shard_count {
+                    return Err(PlanError(format!(
+                        "event {position} names {shard}; this cluster has {shard_count} shards"
+                    )));
+                }
+            }
+            if let Fault::Loss { rate_permille, .. } | Fault::Duplicate { rate_permille, .. } = event.fault {
+                if rate_permille > 1000 {
+                    return Err(PlanError(format!("event {position} has a rate of {rate_permille} per mille")));
+                }
+            }
+        }
+        if self.events.windows(2).any(|pair| pair[0].at_ms > pair[1].at_ms) {
+            return Err(PlanError("plan events must be in time order".to_string()));
+        }
+        Ok(())
+    }
+}

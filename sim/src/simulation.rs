@@ -1,0 +1,176 @@
+//! The library API: build a [`Simulation`], run a seed, get a [`Report`].
+//!
+//! ```ignore
+//! let report = Simulation::new(42).scenario(ScenarioName::Chaos).run();
+//! assert!(report.verdict.is_pass(), "{}", report.render());
+//! ```
+
+use crate::faults::{generate, FaultPlan};
+use crate::report::{Report, Summary, Verdict};
+use crate::scenario::{Scenario, ScenarioName};
+use shardsim_core::canary::Canary;
+
+/// Everything one run needs; a pure function of it gives the run.
+#[derive(Clone, Debug)]
+pub struct RunSpec {
+    pub seed: u64,
+    pub scenario: Scenario,
+    pub plan: FaultPlan,
+    pub plan_file: Option<String>,
+    pub canaries: Vec<Canary>,
+    pub keep_trace: bool,
+}
+
+/// What a driver returns for one run.
+#[derive(Clone, Debug)]
+pub struct RunOutcome {
+    pub verdict: Verdict,
+    pub summary: Summary,
+    pub trace_hash: u64,
+    pub trace_lines: Option<Vec<String>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Simulation {
+    seed: u64,
+    scenario: Scenario,
+    plan: Option<(FaultPlan, Option<String>)>,
+    canaries: Vec<Canary>,
+    keep_trace: bool,
+}
+
+impl Simulation {
+    pub fn new(seed: u64) -> Simulation {
+        Simulation {
+            seed,
+            scenario: Scenario::named(ScenarioName::DEFAULT),
+            plan: None,
+            canaries: Vec::new(),
+            keep_trace: false,
+        }
+    }
+
+    pub fn scenario(mut self, name: ScenarioName) -> Simulation {
+        self.scenario = Scenario::named(name);
+        self
+    }
+
+    /// A scenario with its knobs changed (shorter phases for tests, another cluster shape).
+    pub fn custom_scenario(mut self, scenario: Scenario) -> Simulation {
+        self.scenario = scenario;
+        self
+    }
+
+    /// Replays this plan instead of drawing one from the seed. `file` names where it came
+    /// from, for the reproduce command.
+    pub fn plan(mut self, plan: FaultPlan, file: Option<String>) -> Simulation {
+        self.plan = Some((plan, file));
+        self
+    }
+
+    pub fn canary(mut self, canary: Canary) -> Simulation {
+        if !self.canaries.contains(&canary) {
+            self.canaries.push(canary);
+        }
+        self
+    }
+
+    /// Keep every trace line (JSON) in the outcome, for `--trace FILE`.
+    pub fn keep_trace(mut self, keep: bool) -> Simulation {
+        self.keep_trace = keep;
+        self
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    pub fn scenario_spec(&self) -> &Scenario {
+        &self.scenario
+    }
+
+    /// The fault plan this simulation will run.
+    pub fn fault_plan(&self) -> FaultPlan {
+        match &self.plan {
+            Some((plan, _)) => plan.clone(),
+            None => generate(self.seed, &self.scenario),
+        }
+    }
+
+    pub fn spec(&self) -> RunSpec {
+        RunSpec {
+            seed: self.seed,
+            scenario: self.scenario.clone(),
+            plan: self.fault_plan(),
+            plan_file: self.plan.as_ref().and_then(|(_, file)| file.clone()),
+            canaries: self.canaries.clone(),
+            keep_trace: self.keep_trace,
+        }
+    }
+
+    /// The command that reruns exactly this simulation.
+    pub fn reproduce_command(&self) -> String {
+        let mut command = format!("shardsim run --seed {} --scenario {}", self.seed, self.scenario.name);
+        for canary in &self.canaries {
+            command.push_str(&format!(" --canary {canary}"));
+        }
+        if let Some((_, Some(file))) = &self.plan {
+            command.push_str(&format!(" --plan {file}"));
+        }
+        command
+    }
+
+    /// Runs on a thread of its own (madsim keeps its runtime per thread); a panic becomes
+    /// a crash verdict.
+    pub fn run_outcome(&self) -> RunOutcome {
+        let spec = self.spec();
+        let joined = std::thread::Builder::new()
+            .name(format!("seed-{}", self.seed))
+            .spawn(move || run_spec(&spec))
+            .expect("spawn a simulation thread")
+            .join();
+        joined.unwrap_or_else(|payload| {
+            let message = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|text| text.to_string()))
+                .unwrap_or_else(|| "panic with a non-text payload".to_string());
+            RunOutcome {
+                verdict: Verdict::Crash { message },
+                summary: Summary::default(),
+                trace_hash: 0,
+                trace_lines: None,
+            }
+        })
+    }
+
+    pub fn run(&self) -> Report {
+        let wall_started = std::time::Instant::now();
+        let outcome = self.run_outcome();
+        self.report(outcome, wall_started.elapsed().as_millis() as u64)
+    }
+
+    pub fn report(&self, outcome: RunOutcome, wall_ms: u64) -> Report {
+        Report {
+            seed: self.seed,
+            scenario: self.scenario.name.to_string(),
+            canaries: self.canaries.iter().map(|canary| canary.to_string()).collect(),
+            plan_file: self.plan.as_ref().and_then(|(_, file)| file.clone()),
+            verdict: outcome.verdict,
+            summary: outcome.summary,
+            trace_hash: format!("{:016x}", outcome.trace_hash),
+            wall_ms,
+            reproduce: self.reproduce_command(),
+        }
+    }
+}
+
+#[cfg(madsim)]
+fn run_spec(spec: &RunSpec) -> RunOutcome {
+    crate::cluster::run(spec)
+}
+
+#[cfg(not(madsim))]
+fn run_spec(_spec: &RunSpec) -> RunOutcome {
+    panic!("the madsim cluster needs `--cfg madsim`; build inside the shardsim workspace");
+}

@@ -1,0 +1,79 @@
+//! The run's trace: every observation and nemesis action with its simulated time. A
+//! rolling hash of it is always kept (to check determinism); the JSON lines only when a
+//! trace file was asked for.
+
+use serde::Serialize;
+use shardsim_core::{ActorId, Instant, Observation};
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+#[derive(Serialize)]
+struct ObservationLine<'a> {
+    t_ms: u64,
+    actor: String,
+    observation: &'a Observation,
+}
+
+#[derive(Serialize)]
+struct NemesisLine<'a> {
+    t_ms: u64,
+    nemesis: &'a str,
+}
+
+#[derive(Debug)]
+pub struct Trace {
+    hash: u64,
+    events: u64,
+    lines: Option<Vec<String>>,
+    scratch: Vec<u8>,
+}
+
+impl Trace {
+    pub fn new(keep_lines: bool) -> Trace {
+        Trace { hash: FNV_OFFSET, events: 0, lines: keep_lines.then(Vec::new), scratch: Vec::new() }
+    }
+
+    fn fold(&mut self) {
+        for byte in &self.scratch {
+            self.hash ^= u64::from(*byte);
+            self.hash = self.hash.wrapping_mul(FNV_PRIME);
+        }
+        self.events += 1;
+    }
+
+    pub fn observation(&mut self, at: Instant, actor: ActorId, observation: &Observation) {
+        self.scratch.clear();
+        let scratch = std::mem::take(&mut self.scratch);
+        self.scratch = postcard::to_extend(&(at, actor, observation), scratch).expect("observations serialize");
+        self.fold();
+        if let Some(lines) = &mut self.lines {
+            let line = ObservationLine { t_ms: at.as_ms(), actor: actor.to_string(), observation };
+            lines.push(serde_json::to_string(&line).expect("observations serialize"));
+        }
+    }
+
+    pub fn nemesis(&mut self, at: Instant, action: &str) {
+        self.scratch.clear();
+        self.scratch.extend_from_slice(&at.as_ms().to_le_bytes());
+        self.scratch.extend_from_slice(action.as_bytes());
+        self.fold();
+        if let Some(lines) = &mut self.lines {
+            lines.push(
+                serde_json::to_string(&NemesisLine { t_ms: at.as_ms(), nemesis: action }).expect("strings serialize"),
+            );
+        }
+    }
+
+    pub fn hash(&self) -> u64 {
+        self.hash
+    }
+
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
+    pub fn take_lines(&mut self) -> Option<Vec<String>> {
+        self.lines.take()
+    }
+}

@@ -1,0 +1,42 @@
+//! The clients' workload: a steady rate of writes over every shard, skewed towards a hot
+//! shard that the nemesis moves, so there is always load to rebalance.
+
+use shardsim_core::{Entropy, ShardId};
+
+#[derive(Clone, Debug)]
+pub struct Workload {
+    pub shard_count: u32,
+    pub hot_shard: ShardId,
+    pub hot_share_permille: u32,
+    pub write_interval_ms: u64,
+    /// In the liveness phase, writes also sweep every shard in turn, so each shows it
+    /// accepts writes again.
+    pub sweep_next: u32,
+    pub sweeping: bool,
+}
+
+impl Workload {
+    pub fn new(shard_count: u32, hot_share_permille: u32, write_interval_ms: u64) -> Workload {
+        Workload {
+            shard_count,
+            hot_shard: ShardId(0),
+            hot_share_permille,
+            write_interval_ms,
+            sweep_next: 0,
+            sweeping: false,
+        }
+    }
+
+    pub fn next_shard(&mut self, entropy: &mut dyn Entropy) -> ShardId {
+        if self.sweeping && entropy.below(2) == 0 {
+            let shard = ShardId(self.sweep_next % self.shard_count.max(1));
+            self.sweep_next = self.sweep_next.wrapping_add(1);
+            return shard;
+        }
+        if entropy.below(1000) < u64::from(self.hot_share_permille) {
+            self.hot_shard
+        } else {
+            ShardId(entropy.below(u64::from(self.shard_count.max(1))) as u32)
+        }
+    }
+}
