@@ -1,0 +1,137 @@
+//! The `shardsim` command as a user runs it: exit codes, errors, traces and plans.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn shardsim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_shardsim")).args(args).env_remove("RUST_LOG").output().expect("the binary runs")
+}
+
+fn text(output: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("shardsim-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+#[test]
+fn a_passing_run_exits_zero_and_prints_a_summary() {
+    let output = shardsim(&["run", "--seed", "3", "--scenario", "calm"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let printed = text(&output);
+    for part in ["seed 3 scenario calm: pass", "faults injected", "migrations: started", "writes: acked", "simulated"] {
+        assert!(printed.contains(part), "missing `{part}` in:\n{printed}");
+    }
+}
+
+#[test]
+fn bad_usage_exits_two_with_a_clear_message() {
+    let cases: [(&[&str], &str); 6] = [
+        (&["run", "--seed", "x"], "invalid value"),
+        (&["run", "--seed", "1", "--scenario", "nope"], "unknown scenario `nope`"),
+        (&["run", "--seed", "1", "--canary", "nope"], "unknown canary `nope`"),
+        (&["sweep", "--seeds", "9..3"], "seed range"),
+        (&["sweep", "--seeds", "abc"], "not of the form A..B"),
+        (&["run", "--seed", "1", "--plan", "/nonexistent/plan.json"], "cannot read plan file"),
+    ];
+    for (args, message) in cases {
+        let output = shardsim(args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", text(&output));
+        assert!(text(&output).contains(message), "{args:?} should say `{message}`: {}", text(&output));
+    }
+}
+
+#[test]
+fn a_malformed_or_mismatched_plan_file_is_refused() {
+    let garbage = scratch("garbage.json");
+    std::fs::write(&garbage, "{ not json").unwrap();
+    let output = shardsim(&["run", "--seed", "1", "--plan", garbage.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output).contains("is not a fault plan"), "{}", text(&output));
+
+    let wrong_node = scratch("wrong-node.json");
+    let plan = r#"{"seed":1,"scenario":"calm","kinds_on":[],"events":[{"at_ms":100,"fault":{"isolate":{"node":99,"heal_after_ms":10}}}]}"#;
+    std::fs::write(&wrong_node, plan).unwrap();
+    let output = shardsim(&["run", "--seed", "1", "--plan", wrong_node.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output).contains("names n99"), "{}", text(&output));
+}
+
+#[test]
+fn a_canary_run_exits_three_and_prints_evidence_and_a_reproduce_command() {
+    let output = shardsim(&["run", "--seed", "0", "--canary", "phase-shortcut"]);
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output));
+    let printed = text(&output);
+    assert!(printed.contains("invariant `phase_order` violated"), "{printed}");
+    assert!(printed.contains("evidence"), "{printed}");
+    assert!(
+        printed.contains("reproduce with: shardsim run --seed 0 --scenario swarm --canary phase-shortcut"),
+        "{printed}"
+    );
+}
+
+#[test]
+fn two_processes_write_identical_traces_and_determinism_checks_pass() {
+    let (first, second) = (scratch("first.jsonl"), scratch("second.jsonl"));
+    for path in [&first, &second] {
+        let output = shardsim(&["run", "--seed", "7", "--scenario", "chaos", "--trace", path.to_str().unwrap()]);
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    }
+    let (first, second) = (std::fs::read(&first).unwrap(), std::fs::read(&second).unwrap());
+    assert!(first.len() > 10_000, "a real trace");
+    assert!(first == second, "two processes wrote different traces for one seed");
+
+    let output = shardsim(&["run", "--seed", "7", "--scenario", "chaos", "--check-determinism"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(text(&output).contains("same trace hash"));
+}
+
+#[test]
+fn a_saved_plan_replays_with_the_same_trace_hash() {
+    let plan = scratch("plan.json");
+    let saved =
+        shardsim(&["run", "--seed", "5", "--scenario", "chaos", "--save-plan", plan.to_str().unwrap(), "--json"]);
+    let replayed = shardsim(&["run", "--seed", "5", "--scenario", "chaos", "--plan", plan.to_str().unwrap(), "--json"]);
+    let hash = |output: &Output| {
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("a JSON report");
+        report["trace_hash"].as_str().unwrap().to_string()
+    };
+    assert_eq!(hash(&saved), hash(&replayed));
+}
+
+#[test]
+fn sweeps_report_failures_in_json_with_their_reproduce_commands() {
+    let report = scratch("sweep.json");
+    let output = shardsim(&[
+        "sweep",
+        "--seeds",
+        "0..4",
+        "--jobs",
+        "2",
+        "--canary",
+        "caps-ignored",
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output));
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(json["runs"], 4);
+    let failures = json["failures"].as_array().unwrap();
+    assert!(!failures.is_empty());
+    assert!(failures[0]["reproduce"].as_str().unwrap().starts_with("shardsim run --seed "));
+}
+
+#[test]
+fn scenarios_and_canaries_are_listed() {
+    let scenarios = text(&shardsim(&["scenarios"]));
+    for name in ["swarm (default)", "calm", "partitions", "restarts", "identity", "membership", "chaos"] {
+        assert!(scenarios.contains(name), "{scenarios}");
+    }
+    let canaries = text(&shardsim(&["canaries"]));
+    assert_eq!(canaries.lines().count(), 10, "{canaries}");
+    let help = text(&shardsim(&["run", "--help"]));
+    assert!(help.contains("3  a safety invariant was violated"), "{help}");
+}

@@ -1,0 +1,68 @@
+//! Every planted bug is caught by a sweep, with a safety or liveness verdict, and the
+//! canaries together make every safety invariant of the design fire.
+
+use shardsim::core::canary::Canary;
+use shardsim::report::exit_code;
+use shardsim::scenario::ScenarioName;
+use shardsim::Simulation;
+use shardsim_tests::run_seeds;
+use std::collections::BTreeSet;
+
+const SAFETY_INVARIANTS: [&str; 9] = [
+    "one_active_migration_per_shard",
+    "single_writer",
+    "no_lost_acked_write",
+    "epoch_monotonic",
+    "cutover_caught_up",
+    "identity_change_aborts",
+    "phase_order",
+    "migration_caps",
+    "write_pause_within_budget",
+];
+
+/// The bound the issue sets: `sweep --seeds 0..500 --fail-fast --canary NAME` must fail.
+const SEEDS_MAX: u64 = 500;
+const CHUNK: u64 = 40;
+
+#[test]
+fn every_canary_is_caught_and_its_reproduce_command_fails_the_same_way() {
+    for canary in Canary::ALL {
+        let mut caught = None;
+        let mut start = 0;
+        while caught.is_none() && start < SEEDS_MAX {
+            let report = run_seeds(ScenarioName::Swarm, start..start + CHUNK, &[canary], true);
+            caught = report.failures.into_iter().min_by_key(|failure| failure.seed);
+            start += CHUNK;
+        }
+        let failure = caught.unwrap_or_else(|| panic!("canary {canary} survived seeds 0..{SEEDS_MAX}"));
+        assert!(
+            [exit_code::SAFETY, exit_code::LIVENESS].contains(&failure.exit_code),
+            "canary {canary} ended with exit {} ({})",
+            failure.exit_code,
+            failure.message
+        );
+        assert_eq!(
+            failure.reproduce,
+            format!("shardsim run --seed {} --scenario swarm --canary {canary}", failure.seed)
+        );
+        let again = Simulation::new(failure.seed).scenario(ScenarioName::Swarm).canary(canary).run();
+        assert_eq!(again.verdict.label(), failure.invariant, "the reproduce run of {canary} failed differently");
+    }
+}
+
+#[test]
+fn the_canaries_together_make_every_safety_invariant_fire() {
+    let mut fired = BTreeSet::new();
+    for canary in Canary::ALL {
+        let mut start = 0;
+        while !fired.contains(canary.expected_invariant()) && start < SEEDS_MAX {
+            let report = run_seeds(ScenarioName::Swarm, start..start + CHUNK, &[canary], false);
+            fired.extend(report.failures.into_iter().map(|failure| failure.invariant));
+            start += CHUNK;
+        }
+        assert!(fired.contains(canary.expected_invariant()), "{canary} never broke {}", canary.expected_invariant());
+    }
+    for invariant in SAFETY_INVARIANTS {
+        assert!(fired.contains(invariant), "no canary made {invariant} fire; fired: {fired:?}");
+    }
+}

@@ -1,0 +1,55 @@
+//! Seeded simulations of every scenario: each seed must pass every safety invariant and
+//! reach liveness once the faults heal.
+
+use shardsim::scenario::ScenarioName;
+use shardsim_tests::{describe_failures, run_seeds};
+
+/// Seeds per scenario in CI; sweeps of thousands run from the command line.
+const SEEDS_PER_SCENARIO: u64 = 250;
+
+fn all_seeds_pass(scenario: ScenarioName) {
+    let report = run_seeds(scenario, 0..SEEDS_PER_SCENARIO, &[], false);
+    assert_eq!(report.runs, SEEDS_PER_SCENARIO);
+    assert!(
+        report.failures.is_empty(),
+        "{scenario}: {} of {} seeds failed\n{}",
+        report.failures.len(),
+        report.runs,
+        describe_failures(&report)
+    );
+}
+
+#[test]
+fn swarm_seeds_pass() {
+    all_seeds_pass(ScenarioName::Swarm);
+}
+
+#[test]
+fn calm_seeds_pass() {
+    all_seeds_pass(ScenarioName::Calm);
+}
+
+#[test]
+fn partition_seeds_pass() {
+    all_seeds_pass(ScenarioName::Partitions);
+}
+
+#[test]
+fn restart_seeds_pass() {
+    all_seeds_pass(ScenarioName::Restarts);
+}
+
+#[test]
+fn identity_seeds_pass() {
+    all_seeds_pass(ScenarioName::Identity);
+}
+
+#[test]
+fn membership_seeds_pass() {
+    all_seeds_pass(ScenarioName::Membership);
+}
+
+#[test]
+fn chaos_seeds_pass() {
+    all_seeds_pass(ScenarioName::Chaos);
+}
