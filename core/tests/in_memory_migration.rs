@@ -10,7 +10,7 @@ use shardsim_core::*;
 use std::collections::{BTreeMap, VecDeque};
 
 enum Any {
-    Coordinator(Coordinator),
+    Coordinator(Box<Coordinator>),
     Node(DataNode),
     Client(Client),
 }
@@ -18,7 +18,7 @@ enum Any {
 impl Any {
     fn actor(&mut self) -> &mut dyn Actor {
         match self {
-            Any::Coordinator(actor) => actor,
+            Any::Coordinator(actor) => actor.as_mut(),
             Any::Node(actor) => actor,
             Any::Client(actor) => actor,
         }
@@ -129,7 +129,7 @@ fn shards_move_to_a_joining_node_under_writes_without_losing_an_acked_write() {
     let coordinator_address = config.coordinator_address;
     let client_address = Address::new([10, 0, 2, 1], 7000);
     let mut world = Loop::new();
-    world.add(coordinator_address, Any::Coordinator(Coordinator::new(config.clone())));
+    world.add(coordinator_address, Any::Coordinator(Box::new(Coordinator::new(config.clone()))));
     for node in 1..=2 {
         world.add(node_address(node), Any::Node(DataNode::new(NodeId(node), config.clone())));
     }
