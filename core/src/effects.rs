@@ -51,6 +51,7 @@ impl Outbox {
     }
 
     pub fn observe(&mut self, observation: Observation) {
+        tracing::trace!(?observation);
         self.outputs.push(Output::Observe(observation));
     }
 

@@ -173,6 +173,7 @@ impl Coordinator {
 
     fn observe_member(&self, node: NodeId, out: &mut Outbox) {
         if let Some(member) = self.members.get(node) {
+            tracing::info!(%node, identity = %member.identity(), status = %member.status_name(), "member changed");
             out.observe(Observation::MemberChanged { node, identity: member.identity(), status: member.status_name() });
         }
     }

@@ -196,6 +196,7 @@ impl Coordinator {
         let epoch = record.from_epoch.next();
         let route = Route { owner: record.target_node, epoch, owner_identity: Some(target_now) };
         out.persist(self.routing.set(shard, route));
+        tracing::info!(%migration, %shard, owner = %record.target_node, %epoch, pause_ms, "cut-over committed");
         out.observe(Observation::RoutingCommitted {
             migration,
             shard,
@@ -231,6 +232,7 @@ impl Coordinator {
     pub(super) fn abort(&mut self, now: Instant, migration: MigrationId, reason: AbortReason, out: &mut Outbox) {
         let from = self.tracker.fail(migration, reason, now).expect("aborting an active migration");
         let record = self.tracker.get(migration).expect("just failed").clone();
+        tracing::info!(%migration, shard = %record.shard, ?reason, "migration aborted");
         out.observe(Observation::MigrationAborted { migration, shard: record.shard, reason });
         self.after_change(migration, from, Phase::Failed, out);
         let abort = Message::AbortMigration { migration, shard: record.shard };
@@ -420,6 +422,7 @@ impl Coordinator {
         self.meta.next_migration_id = self.tracker.next_id();
         out.persist(put(StorageKey::CoordinatorMeta, &self.meta));
         self.persist_record(migration, out);
+        tracing::info!(%migration, shard = %planned.shard, from = %planned.from, to = %planned.to, "migration started");
         out.observe(Observation::MigrationStarted {
             migration,
             shard: planned.shard,

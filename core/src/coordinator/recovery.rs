@@ -60,6 +60,7 @@ impl Coordinator {
         out.persist(put(StorageKey::CoordinatorMeta, &self.meta));
 
         let in_flight = self.tracker.active_ids();
+        tracing::info!(incarnation = %meta.incarnation, in_flight = in_flight.len(), "coordinator booted");
         out.observe(Observation::CoordinatorBooted {
             incarnation: meta.incarnation,
             active_migrations: in_flight.clone(),

@@ -71,6 +71,7 @@ impl DataNode {
         self.window_started_at = now;
         self.last_heartbeat_at = None;
         self.last_fate_query_at = None;
+        tracing::info!(identity = %self.me(), shards = self.shards.len(), "data node booted");
         out.observe(Observation::NodeBooted { node: self.node, identity: self.me() });
         self.send_heartbeat(now, out);
         out.set_timer(now.plus_ms(self.config.node_tick_ms));

@@ -171,6 +171,7 @@ impl DataNode {
                 let epoch = stream.from_epoch;
                 // Durable before anything else: a restarted node must still find it fenced.
                 self.set_role(shard, ShardRole::Fenced { epoch, migration }, out);
+                tracing::debug!(%shard, %migration, %epoch, "fenced for cut-over");
                 out.observe(Observation::ShardFenced { node: self.node, shard, migration, epoch });
                 let remaining: Vec<(ClientId, Address)> =
                     self.shards[&shard].entities.iter().map(|(client, address)| (*client, *address)).collect();
