@@ -31,7 +31,7 @@ struct PendingWrite {
     next_attempt_at: Instant,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Client {
     client: ClientId,
     config: ProtocolConfig,

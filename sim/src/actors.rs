@@ -10,7 +10,7 @@ use shardsim_core::{
 };
 use std::collections::BTreeMap;
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Slot<A> {
     pub actor: Option<A>,
     pub disk: SimDisk,
@@ -23,7 +23,7 @@ impl<A> Slot<A> {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Actors {
     config: ProtocolConfig,
     pub coordinator: Slot<Coordinator>,

@@ -4,6 +4,8 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use shardsim::core::canary::Canary;
 use shardsim::faults::FaultPlan;
+use shardsim::lab::explore::{exhaustive, random_walk, shrink, ExhaustiveOptions, Replay, Start};
+use shardsim::lab::LabConfig;
 use shardsim::report::exit_code;
 use shardsim::scenario::{Scenario, ScenarioName};
 use shardsim::sweep::{parse_seed_range, sweep as run_sweep, SweepOptions};
@@ -55,6 +57,49 @@ pub struct SweepArgs {
     /// Stop at the first failing seed.
     #[arg(long)]
     fail_fast: bool,
+    /// Turn on a planted bug (see `shardsim canaries`); may be repeated.
+    #[arg(long, value_name = "NAME")]
+    canary: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct ExploreArgs {
+    /// Random walk: the seed that draws every choice.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Random walk: how many choices.
+    #[arg(long, default_value_t = 2_000)]
+    steps: usize,
+    /// Search every order breadth first instead, from a started migration.
+    #[arg(long)]
+    exhaustive: bool,
+    /// Data nodes in the lab's cluster [default: 2 exhaustive, 3 (one a spare) walking].
+    #[arg(long)]
+    nodes: Option<u32>,
+    /// Shards in the lab's cluster [default: 1 exhaustive, 4 walking].
+    #[arg(long)]
+    shards: Option<u32>,
+    /// Exhaustive: the longest choice sequence explored.
+    #[arg(long, default_value_t = 16)]
+    depth: usize,
+    /// Exhaustive: stop after this many distinct states.
+    #[arg(long, default_value_t = 200_000)]
+    states_max: usize,
+    /// Exhaustive: also lose messages.
+    #[arg(long)]
+    drops: bool,
+    /// Exhaustive: crashes allowed on one path.
+    #[arg(long, default_value_t = 0)]
+    crashes: u8,
+    /// Exhaustive: also fire timers (time moves on).
+    #[arg(long)]
+    timers: bool,
+    /// Replay a saved violation instead of exploring.
+    #[arg(long, value_name = "FILE")]
+    replay: Option<PathBuf>,
+    /// Where a violation's choice sequence is saved.
+    #[arg(long, value_name = "FILE", default_value = "shardsim-violation.json")]
+    save: PathBuf,
     /// Turn on a planted bug (see `shardsim canaries`); may be repeated.
     #[arg(long, value_name = "NAME")]
     canary: Vec<String>,
@@ -212,4 +257,115 @@ pub fn canaries() -> i32 {
         println!("{canary}: {} (breaks {})", canary.description(), canary.expected_invariant());
     }
     exit_code::PASS
+}
+
+fn report_lab_violation(
+    config: &LabConfig,
+    start: Start,
+    violation: shardsim::oracle::Violation,
+    choices: Vec<shardsim::lab::Choice>,
+    save: &std::path::Path,
+) -> i32 {
+    let found = choices.len();
+    let choices = shrink(config, start, choices, &violation.invariant, 2_000);
+    let replay = Replay {
+        config: config.clone(),
+        start,
+        choices,
+        invariant: violation.invariant.clone(),
+        message: violation.message.clone(),
+    };
+    let replayed = replay.run().unwrap_or(violation);
+    print!("{replayed}");
+    println!("shortest sequence found: {} choices (from {found}): {:?}", replay.choices.len(), replay.choices);
+    if let Err(error) = replay.save(save) {
+        return usage_error(format!("cannot write {}: {error}", save.display()));
+    }
+    println!("saved to {}; replay with: shardsim explore --replay {}", save.display(), save.display());
+    exit_code::SAFETY
+}
+
+pub fn explore(args: ExploreArgs) -> i32 {
+    let canaries = match parse_canaries(&args.canary) {
+        Ok(canaries) => canaries,
+        Err(error) => return usage_error(error),
+    };
+    if let Some(path) = &args.replay {
+        let replay = match Replay::load(path) {
+            Ok(replay) => replay,
+            Err(error) => return usage_error(error),
+        };
+        return match replay.run() {
+            Some(violation) => {
+                print!("{violation}");
+                println!("replayed {} choices from {}", replay.choices.len(), path.display());
+                exit_code::SAFETY
+            }
+            None => {
+                println!("replayed {} choices from {}: no violation", replay.choices.len(), path.display());
+                exit_code::PASS
+            }
+        };
+    }
+    let (nodes, shards) = match args.exhaustive {
+        true => (args.nodes.unwrap_or(2), args.shards.unwrap_or(1)),
+        false => (args.nodes.unwrap_or(3), args.shards.unwrap_or(4)),
+    };
+    if !(1..=8).contains(&nodes) || !(1..=16).contains(&shards) || (!args.exhaustive && nodes < 2) {
+        return usage_error("the lab takes 1..=8 nodes (2 or more for a walk, one of them a spare) and 1..=16 shards");
+    }
+    let started = std::time::Instant::now();
+    if args.exhaustive {
+        let config = LabConfig { nodes, spare_nodes: 0, shards, canaries, ..LabConfig::default() };
+        let options = ExhaustiveOptions {
+            depth_max: args.depth,
+            states_max: args.states_max,
+            drops: args.drops,
+            crashes: args.crashes,
+            timers: args.timers,
+        };
+        let outcome = match exhaustive(&config, options) {
+            Ok(outcome) => outcome,
+            Err(violation) => {
+                return report_lab_violation(&config, Start::Migrating, violation, Vec::new(), &args.save)
+            }
+        };
+        let seconds = started.elapsed().as_secs_f64().max(1e-6);
+        println!(
+            "exhaustive: {} nodes, {} shards, depth {}: {} states explored, {} distinct, deepest {}, {} ({:.0} steps/s); {} states with the migration fully applied",
+            nodes,
+            shards,
+            args.depth,
+            outcome.states_explored,
+            outcome.distinct_states,
+            outcome.depth_reached,
+            if outcome.complete { "complete" } else { "bounded" },
+            outcome.states_explored as f64 / seconds,
+            outcome.full_migrations
+        );
+        return match outcome.violation {
+            Some((violation, choices)) => {
+                report_lab_violation(&config, Start::Migrating, violation, choices, &args.save)
+            }
+            None => exit_code::PASS,
+        };
+    }
+    let config = LabConfig { nodes, spare_nodes: 1, shards, canaries, steps_max: args.steps, ..LabConfig::default() };
+    let outcome = match random_walk(&config, args.seed, args.steps, true) {
+        Ok(outcome) => outcome,
+        Err(violation) => return report_lab_violation(&config, Start::Warm, violation, Vec::new(), &args.save),
+    };
+    let seconds = started.elapsed().as_secs_f64().max(1e-6);
+    println!(
+        "random walk: seed {}, {} steps, {} distinct states, {} migrations completed, {:.0} steps/s (invariants checked every step)",
+        args.seed,
+        outcome.steps,
+        outcome.distinct_states,
+        outcome.migrations_completed,
+        outcome.steps as f64 / seconds
+    );
+    match outcome.violation {
+        Some((violation, choices)) => report_lab_violation(&config, Start::Warm, violation, choices, &args.save),
+        None => exit_code::PASS,
+    }
 }

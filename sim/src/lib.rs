@@ -11,6 +11,7 @@ pub mod actors;
 mod cluster;
 pub mod disk;
 pub mod faults;
+pub mod lab;
 pub mod oracle;
 pub mod report;
 pub mod scenario;

@@ -37,6 +37,10 @@ enum Command {
     /// Run a range of seeds in parallel, with a progress bar and a JSON report.
     #[command(after_help = EXIT_CODES)]
     Sweep(commands::SweepArgs),
+    /// Explore message orders in the in-memory lab: a seeded random walk, or a bounded
+    /// exhaustive search of a small cluster; `--replay FILE` replays a saved violation.
+    #[command(after_help = EXIT_CODES)]
+    Explore(commands::ExploreArgs),
     /// List the named scenarios and what each turns on.
     Scenarios,
     /// List the planted bugs (canaries) that `--canary` turns on.
@@ -56,6 +60,7 @@ fn main() {
     let code = match cli.command {
         Command::Run(args) => commands::run(args),
         Command::Sweep(args) => commands::sweep(args),
+        Command::Explore(args) => commands::explore(args),
         Command::Scenarios => commands::scenarios(),
         Command::Canaries => commands::canaries(),
     };

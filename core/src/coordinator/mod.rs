@@ -39,7 +39,7 @@ struct Liaison {
     last_sent_at: Option<Instant>,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Coordinator {
     config: ProtocolConfig,
     identity: Option<PeerIdentity>,

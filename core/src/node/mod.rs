@@ -26,7 +26,7 @@ use crate::storage::{put, StorageKey};
 use crate::wire::{decode, Message, ShardRole};
 use std::collections::BTreeMap;
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct DataNode {
     node: NodeId,
     config: ProtocolConfig,

@@ -9,9 +9,10 @@ const EVENTS_PER_SHARD_MAX: usize = 24;
 const ACKS_PER_SHARD_MAX: usize = 4;
 const EVIDENCE_LINES_MAX: usize = 32;
 
-type Event = (Instant, ActorId, Observation);
+/// (order of arrival, time, actor, what it reported)
+type Event = (u64, Instant, ActorId, Observation);
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Rings {
     events: VecDeque<Event>,
     acks: VecDeque<Event>,
@@ -24,10 +25,11 @@ fn push_bounded(ring: &mut VecDeque<Event>, event: Event, bound: usize) {
     ring.push_back(event);
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Evidence {
     by_shard: BTreeMap<ShardId, Rings>,
     general: VecDeque<Event>,
+    recorded: u64,
 }
 
 /// The shard an observation is about, if any.
@@ -67,7 +69,8 @@ impl Evidence {
     }
 
     pub fn record(&mut self, at: Instant, actor: ActorId, observation: &Observation) {
-        let event = (at, actor, observation.clone());
+        self.recorded += 1;
+        let event = (self.recorded, at, actor, observation.clone());
         match (shard_of(observation), observation) {
             // Client-side acks repeat what the node's ack said.
             (_, Observation::ClientAcked { .. }) => {}
@@ -87,12 +90,12 @@ impl Evidence {
         if let Some(rings) = shard.and_then(|shard| self.by_shard.get(&shard)) {
             events.extend(rings.events.iter().chain(rings.acks.iter()));
         }
-        events.sort_by_key(|(at, _, _)| *at);
+        events.sort_by_key(|(sequence, ..)| *sequence);
         let skip = events.len().saturating_sub(EVIDENCE_LINES_MAX);
         events
             .into_iter()
             .skip(skip)
-            .map(|(at, actor, observation)| format!("{:>7} ms  {actor}: {observation:?}", at.as_ms()))
+            .map(|(_, at, actor, observation)| format!("{:>7} ms  {actor}: {observation:?}", at.as_ms()))
             .collect()
     }
 }

@@ -10,18 +10,26 @@ use shardsim_core::{
 };
 use std::collections::{BTreeMap, BTreeSet};
 
+/// When something happened: its place in the order of observations (many happen in one
+/// simulated millisecond), and its time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Moment {
+    pub sequence: u64,
+    pub at: Instant,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TrackedMigration {
     pub shard: ShardId,
     pub source: NodeId,
     pub target: NodeId,
     pub target_identity: PeerIdentity,
-    pub started_at: Instant,
+    pub started: Moment,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Verification {
-    pub at: Instant,
+    pub at: Moment,
     pub identity: PeerIdentity,
     pub durable: Result<(LogIndex, Digest), String>,
 }
@@ -33,7 +41,7 @@ pub struct AckedWrite {
     pub node: NodeId,
 }
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Facts {
     pub config: ProtocolConfig,
     /// Migrations the coordinator started and has not (observably) ended.
@@ -44,7 +52,9 @@ pub struct Facts {
     pub committed_epoch: BTreeMap<ShardId, Epoch>,
     pub first_acker: BTreeMap<(ShardId, Epoch), NodeId>,
     pub acked: BTreeMap<ShardId, BTreeMap<WriteId, AckedWrite>>,
-    pub boots: BTreeMap<NodeId, Vec<(Instant, PeerIdentity)>>,
+    pub boots: BTreeMap<NodeId, Vec<(Moment, PeerIdentity)>>,
+    /// Observations seen so far: orders events within one millisecond.
+    pub sequence: u64,
     pub fenced_at: BTreeMap<MigrationId, Instant>,
     pub sealed: BTreeMap<MigrationId, (LogIndex, Digest)>,
     /// When, and as whom, each migration's target last verified what it holds, and what
@@ -89,10 +99,12 @@ impl Facts {
         observation: &Observation,
         state: &dyn ClusterState,
     ) -> Vec<(&'static str, Check)> {
+        self.sequence += 1;
+        let moment = Moment { sequence: self.sequence, at };
         match observation {
             Observation::NodeBooted { node, identity } => {
                 self.counters.node_boots += 1;
-                self.boots.entry(*node).or_default().push((at, *identity));
+                self.boots.entry(*node).or_default().push((moment, *identity));
                 vec![
                     (writes::NO_LOST_ACKED_WRITE, writes::node_holds_its_acked_writes(self, *node, state)),
                     (EPOCH_MONOTONIC, self.check_node_epochs(*node, state)),
@@ -124,7 +136,7 @@ impl Facts {
                     Some(disk) => durable_log(disk, *shard),
                     None => Err(format!("{node} has no disk")),
                 };
-                self.verified.insert(*migration, Verification { at, identity: *identity, durable });
+                self.verified.insert(*migration, Verification { at: moment, identity: *identity, durable });
                 vec![]
             }
             Observation::ShardSealed { migration, index, digest, .. } => {
@@ -159,7 +171,7 @@ impl Facts {
                     source: source_node,
                     target: target_node,
                     target_identity: *target,
-                    started_at: at,
+                    started: moment,
                 };
                 self.active.insert(*migration, tracked);
                 self.phases.insert(*migration, Phase::BaseCopy);
@@ -195,7 +207,7 @@ impl Facts {
                         migrations::CUTOVER_CAUGHT_UP,
                         migrations::cutover_caught_up(self, *migration, *shard, *owner, state),
                     ),
-                    (migrations::IDENTITY_CHANGE_ABORTS, migrations::identity_change_aborts(self, *migration, at)),
+                    (migrations::IDENTITY_CHANGE_ABORTS, migrations::identity_change_aborts(self, *migration, moment)),
                     (
                         migrations::WRITE_PAUSE_WITHIN_BUDGET,
                         migrations::write_pause_within_budget(self, *migration, at),

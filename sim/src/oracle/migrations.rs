@@ -1,7 +1,7 @@
 //! Invariants about migrations: one at a time per shard, caps, phase order, a caught-up
 //! cut-over, aborts on identity change, and the write-pause budget.
 
-use super::facts::Facts;
+use super::facts::{Facts, Moment};
 use super::state::{durable_log, ClusterState};
 use super::Check;
 use shardsim_core::node::SourceStage;
@@ -137,7 +137,7 @@ pub fn cutover_caught_up(
 /// after that loses nothing (what it verified is durable), and no coordinator could see it
 /// before deciding. So: the target that verified is the one the migration started with,
 /// and it did not boot in between. Without a verification, up to the commit.
-pub fn identity_change_aborts(facts: &Facts, migration: MigrationId, at: Instant) -> Check {
+pub fn identity_change_aborts(facts: &Facts, migration: MigrationId, now: Moment) -> Check {
     let Some(tracked) = facts.active.get(&migration) else {
         return Err(format!("{migration} committed but was not active"));
     };
@@ -147,18 +147,18 @@ pub fn identity_change_aborts(facts: &Facts, migration: MigrationId, at: Instant
             return Err(format!("{migration} committed to {}, but {verifier} verified it", tracked.target_identity));
         }
         Some(verification) => verification.at,
-        None => at,
+        None => now,
     };
     let boots = facts.boots.get(&tracked.target).map(Vec::as_slice).unwrap_or_default();
-    let changed = boots.iter().find(|(booted_at, identity)| {
-        *booted_at >= tracked.started_at && *booted_at <= until && *identity != tracked.target_identity
+    let changed = boots.iter().find(|(booted, identity)| {
+        *booted > tracked.started && *booted < until && *identity != tracked.target_identity
     });
     match changed {
-        Some((booted_at, identity)) => Err(format!(
+        Some((booted, identity)) => Err(format!(
             "{migration} committed to {}, which became {identity} at {} ms after the migration began at {} ms",
             tracked.target_identity,
-            booted_at.as_ms(),
-            tracked.started_at.as_ms()
+            booted.at.as_ms(),
+            tracked.started.at.as_ms()
         )),
         None => Ok(()),
     }

@@ -53,6 +53,7 @@ impl fmt::Display for Violation {
 /// What an invariant function returns: `Err` with the reason when it is broken.
 pub type Check = Result<(), String>;
 
+#[derive(Clone)]
 pub struct Oracle {
     facts: Facts,
     evidence: Evidence,

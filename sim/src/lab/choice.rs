@@ -1,0 +1,79 @@
+//! What the lab may do at each step. Every choice applies to any state: indexes are taken
+//! modulo what exists, and a choice with nothing to act on does nothing.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Choice {
+    /// Deliver in-flight message i.
+    Deliver(u16),
+    /// Lose in-flight message i.
+    Drop(u16),
+    /// Deliver a copy of in-flight message i later too.
+    Duplicate(u16),
+    /// Fire the i-th due timer (in deadline order); when none is due, move time to the
+    /// earliest deadline and fire that one.
+    FireTimer(u16),
+    /// Move time forward this many milliseconds.
+    AdvanceTime(u16),
+    /// Crash actor i of [coordinator, nodes...]: memory lost, unsynced writes lost.
+    Crash(u16),
+    /// Boot actor i of [coordinator, nodes...] if it is down (a spare node joins this way).
+    Restart(u16),
+    /// Node i comes back as a new identity: a new machine (new address, empty disk) if it
+    /// holds no shard, else a restart at the same address.
+    ChangeIdentity(u16),
+    /// Cut both directions between actors i and j of [coordinator, nodes...].
+    Partition(u16, u16),
+    Heal,
+    /// The client writes to shard i.
+    ClientWrite(u16),
+    /// The operator decommissions node i.
+    Decommission(u16),
+}
+
+/// Reads choices from fuzzer bytes: three bytes a choice, the first picks the kind (the
+/// common ones have more values), the others the index.
+pub struct ByteChooser<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> ByteChooser<'a> {
+    pub fn new(bytes: &'a [u8]) -> ByteChooser<'a> {
+        ByteChooser { bytes }
+    }
+}
+
+impl Iterator for ByteChooser<'_> {
+    type Item = Choice;
+
+    fn next(&mut self) -> Option<Choice> {
+        let (&kind, rest) = self.bytes.split_first()?;
+        let (a, b) = (rest.first().copied().unwrap_or(0), rest.get(1).copied().unwrap_or(0));
+        self.bytes = rest.get(2..).unwrap_or(&[]);
+        let index = u16::from_le_bytes([a, b]);
+        Some(choice_of(kind, a, b, index))
+    }
+}
+
+/// The kind table shared by the byte chooser and the random walk. Deliveries and timers
+/// dominate so that protocols make progress; faults are rarer, and a decommission (which
+/// is forever) takes a second byte of zero too.
+pub fn choice_of(kind: u8, a: u8, b: u8, index: u16) -> Choice {
+    match kind % 64 {
+        0..=39 => Choice::Deliver(index),
+        40..=49 => Choice::FireTimer(index),
+        50..=53 => Choice::ClientWrite(index),
+        54 => Choice::Drop(index),
+        55 => Choice::Duplicate(index),
+        56 if a < 64 => Choice::AdvanceTime(index % 500),
+        57 if a < 64 => Choice::Crash(index),
+        58 | 59 => Choice::Restart(index),
+        60 if a < 64 => Choice::ChangeIdentity(index),
+        61 if b < 64 => Choice::Partition(u16::from(a), u16::from(b)),
+        62 => Choice::Heal,
+        63 if a == 0 && b < 64 => Choice::Decommission(u16::from(b)),
+        _ => Choice::Deliver(index),
+    }
+}
