@@ -135,3 +135,24 @@ fn scenarios_and_canaries_are_listed() {
     let help = text(&shardsim(&["run", "--help"]));
     assert!(help.contains("3  a safety invariant was violated"), "{help}");
 }
+
+#[test]
+fn explore_searches_exhaustively_and_replays_what_it_finds() {
+    let output = shardsim(&["explore", "--exhaustive", "--nodes", "2", "--shards", "1", "--depth", "16"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(text(&output).contains("complete"), "{}", text(&output));
+
+    let saved = scratch("violation.json");
+    let output = shardsim(&["explore", "--exhaustive", "--canary", "phase-shortcut", "--save", saved.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output));
+    assert!(text(&output).contains("shortest sequence found: 2 choices"), "{}", text(&output));
+    let replayed = shardsim(&["explore", "--replay", saved.to_str().unwrap()]);
+    assert_eq!(replayed.status.code(), Some(3), "{}", text(&replayed));
+    assert!(text(&replayed).contains("phase_order"));
+
+    let missing = shardsim(&["explore", "--replay", "/nonexistent.json"]);
+    assert_eq!(missing.status.code(), Some(2));
+    let walk = shardsim(&["explore", "--seed", "4", "--steps", "800"]);
+    assert_eq!(walk.status.code(), Some(0), "{}", text(&walk));
+    assert!(text(&walk).contains("steps/s"));
+}
