@@ -143,7 +143,8 @@ fn explore_searches_exhaustively_and_replays_what_it_finds() {
     assert!(text(&output).contains("complete"), "{}", text(&output));
 
     let saved = scratch("violation.json");
-    let output = shardsim(&["explore", "--exhaustive", "--canary", "phase-shortcut", "--save", saved.to_str().unwrap()]);
+    let output =
+        shardsim(&["explore", "--exhaustive", "--canary", "phase-shortcut", "--save", saved.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(3), "{}", text(&output));
     assert!(text(&output).contains("shortest sequence found: 2 choices"), "{}", text(&output));
     let replayed = shardsim(&["explore", "--replay", saved.to_str().unwrap()]);
