@@ -105,6 +105,33 @@ pub struct ExploreArgs {
     canary: Vec<String>,
 }
 
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Seeds per scenario (and per baseline run).
+    #[arg(long, default_value_t = 20)]
+    seeds: u64,
+    /// Steps per lab random walk (four walks each way).
+    #[arg(long, default_value_t = 20_000)]
+    lab_steps: usize,
+    /// Where the JSON report goes.
+    #[arg(long, value_name = "FILE", default_value = "shardsim-bench.json")]
+    json: PathBuf,
+}
+
+pub fn bench(args: BenchArgs) -> i32 {
+    if args.seeds == 0 || args.lab_steps == 0 {
+        return usage_error("--seeds and --lab-steps must be at least 1");
+    }
+    let report = shardsim::bench::bench(args.seeds, args.lab_steps);
+    print!("{}", report.render());
+    let text = serde_json::to_string_pretty(&report).expect("reports serialize") + "\n";
+    if let Err(error) = std::fs::write(&args.json, text) {
+        return usage_error(format!("cannot write {}: {error}", args.json.display()));
+    }
+    println!("JSON written to {}", args.json.display());
+    exit_code::PASS
+}
+
 fn usage_error(message: impl std::fmt::Display) -> i32 {
     eprintln!("error: {message}");
     exit_code::USAGE

@@ -8,7 +8,9 @@ pub use shardsim_core as core;
 
 pub mod actors;
 #[cfg(madsim)]
-mod cluster;
+pub mod bench;
+#[cfg(madsim)]
+pub mod cluster;
 pub mod disk;
 pub mod faults;
 pub mod lab;

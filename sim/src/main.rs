@@ -41,6 +41,9 @@ enum Command {
     /// exhaustive search of a small cluster; `--replay FILE` replays a saved violation.
     #[command(after_help = EXIT_CODES)]
     Explore(commands::ExploreArgs),
+    /// Measure the harness end to end: seeds per second, messages per second against a
+    /// bare madsim baseline, the oracle's share, lab steps per second.
+    Bench(commands::BenchArgs),
     /// List the named scenarios and what each turns on.
     Scenarios,
     /// List the planted bugs (canaries) that `--canary` turns on.
@@ -61,6 +64,7 @@ fn main() {
         Command::Run(args) => commands::run(args),
         Command::Sweep(args) => commands::sweep(args),
         Command::Explore(args) => commands::explore(args),
+        Command::Bench(args) => commands::bench(args),
         Command::Scenarios => commands::scenarios(),
         Command::Canaries => commands::canaries(),
     };

@@ -19,6 +19,11 @@ pub struct RunSpec {
     pub plan_file: Option<String>,
     pub canaries: Vec<Canary>,
     pub keep_trace: bool,
+    /// Off only to measure what the oracle costs.
+    pub check_invariants: bool,
+    /// For measurements: a liveness phase of exactly this long, judged by nothing, so that
+    /// runs with and without the oracle simulate the same time.
+    pub liveness_fixed_ms: Option<u64>,
 }
 
 /// What a driver returns for one run.
@@ -37,6 +42,8 @@ pub struct Simulation {
     plan: Option<(FaultPlan, Option<String>)>,
     canaries: Vec<Canary>,
     keep_trace: bool,
+    check_invariants: bool,
+    liveness_fixed_ms: Option<u64>,
 }
 
 impl Simulation {
@@ -47,6 +54,8 @@ impl Simulation {
             plan: None,
             canaries: Vec::new(),
             keep_trace: false,
+            check_invariants: true,
+            liveness_fixed_ms: None,
         }
     }
 
@@ -81,6 +90,19 @@ impl Simulation {
         self
     }
 
+    /// Turns the oracle off, to measure what it costs (`shardsim bench`); such a run
+    /// judges nothing.
+    pub fn check_invariants(mut self, check: bool) -> Simulation {
+        self.check_invariants = check;
+        self
+    }
+
+    /// For measurements: run the liveness phase for exactly this long and judge nothing.
+    pub fn liveness_fixed_ms(mut self, duration_ms: u64) -> Simulation {
+        self.liveness_fixed_ms = Some(duration_ms);
+        self
+    }
+
     pub fn seed(&self) -> u64 {
         self.seed
     }
@@ -105,6 +127,8 @@ impl Simulation {
             plan_file: self.plan.as_ref().and_then(|(_, file)| file.clone()),
             canaries: self.canaries.clone(),
             keep_trace: self.keep_trace,
+            check_invariants: self.check_invariants,
+            liveness_fixed_ms: self.liveness_fixed_ms,
         }
     }
 

@@ -157,3 +157,16 @@ fn explore_searches_exhaustively_and_replays_what_it_finds() {
     assert_eq!(walk.status.code(), Some(0), "{}", text(&walk));
     assert!(text(&walk).contains("steps/s"));
 }
+
+#[test]
+fn bench_prints_its_table_and_writes_json() {
+    let json = scratch("bench.json");
+    let output = shardsim(&["bench", "--seeds", "1", "--lab-steps", "200", "--json", json.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    for part in ["seeds/s", "oracle share", "bare madsim ping-pong", "harness cost per message", "lab:"] {
+        assert!(text(&output).contains(part), "missing `{part}`:\n{}", text(&output));
+    }
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["scenarios"].as_array().unwrap().len(), 2);
+    assert!(report["bare_madsim_messages"].as_u64().unwrap() > 0);
+}

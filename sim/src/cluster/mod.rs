@@ -4,6 +4,7 @@
 //! a liveness phase with everything healed.
 
 mod actor_task;
+pub mod baseline;
 mod nemesis;
 mod world;
 
@@ -72,6 +73,7 @@ async fn supervise(spec: RunSpec) -> RunOutcome {
         stats: Stats::default(),
         started: madsim::time::Instant::now(),
         madsim_nodes: BTreeMap::new(),
+        check_invariants: spec.check_invariants,
     });
     let handle = Handle::current();
     let everyone = world.lock().actors.actor_ids();
@@ -111,7 +113,12 @@ async fn supervise(spec: RunSpec) -> RunOutcome {
 
     // Liveness phase: everything heals; the cluster must converge within the bound.
     let mut verdict = None;
-    if world.lock().violation.is_none() {
+    if let Some(duration_ms) = spec.liveness_fixed_ms.filter(|_| world.lock().violation.is_none()) {
+        nemesis.heal_all();
+        sleep(Duration::from_millis(duration_ms)).await;
+        verdict = Some(Verdict::Pass);
+    }
+    if verdict.is_none() && world.lock().violation.is_none() {
         nemesis.heal_all();
         let liveness_started = {
             let mut world = world.lock();

@@ -30,6 +30,7 @@ pub struct World {
     pub started: madsim::time::Instant,
     /// The madsim node each actor runs on now (a replacement gets a new one).
     pub madsim_nodes: BTreeMap<ActorId, madsim::task::NodeId>,
+    pub check_invariants: bool,
 }
 
 impl World {
@@ -40,7 +41,7 @@ impl World {
     pub fn observe(&mut self, actor: ActorId, observation: &Observation) {
         let now = self.now();
         self.trace.observation(now, actor, observation);
-        if self.violation.is_some() {
+        if self.violation.is_some() || !self.check_invariants {
             return;
         }
         if let Err(violation) = self.oracle.observe(now, actor, observation, &self.actors) {
@@ -51,7 +52,7 @@ impl World {
 
     pub fn after_step(&mut self, actor: ActorId) {
         self.stats.steps += 1;
-        if self.violation.is_some() {
+        if self.violation.is_some() || !self.check_invariants {
             return;
         }
         let now = self.now();

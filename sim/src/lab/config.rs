@@ -17,6 +17,13 @@ pub struct LabConfig {
     pub seed: u64,
     pub in_flight_max: usize,
     pub steps_max: usize,
+    /// Off only to measure what the oracle costs.
+    #[serde(default = "checking")]
+    pub check_invariants: bool,
+}
+
+fn checking() -> bool {
+    true
 }
 
 impl Default for LabConfig {
@@ -29,6 +36,7 @@ impl Default for LabConfig {
             seed: 0,
             in_flight_max: 64,
             steps_max: 2_000,
+            check_invariants: true,
         }
     }
 }

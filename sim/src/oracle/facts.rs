@@ -52,6 +52,8 @@ pub struct Facts {
     pub committed_epoch: BTreeMap<ShardId, Epoch>,
     pub first_acker: BTreeMap<(ShardId, Epoch), NodeId>,
     pub acked: BTreeMap<ShardId, BTreeMap<WriteId, AckedWrite>>,
+    /// What each node acked since it last booted: what its next boot must still hold.
+    pub acks_since_boot: BTreeMap<NodeId, Vec<(ShardId, WriteId)>>,
     pub boots: BTreeMap<NodeId, Vec<(Moment, PeerIdentity)>>,
     /// Observations seen so far: orders events within one millisecond.
     pub sequence: u64,
@@ -105,15 +107,18 @@ impl Facts {
             Observation::NodeBooted { node, identity } => {
                 self.counters.node_boots += 1;
                 self.boots.entry(*node).or_default().push((moment, *identity));
-                vec![
+                let checks = vec![
                     (writes::NO_LOST_ACKED_WRITE, writes::node_holds_its_acked_writes(self, *node, state)),
                     (EPOCH_MONOTONIC, self.check_node_epochs(*node, state)),
-                ]
+                ];
+                self.acks_since_boot.remove(node);
+                checks
             }
             Observation::WriteAcked { node, shard, epoch, write_id, index } => {
                 let single_writer = writes::single_writer(self, *node, *shard, *epoch);
                 let consistent = writes::ack_consistent(self, *shard, *write_id, *index);
                 self.first_acker.entry((*shard, *epoch)).or_insert(*node);
+                self.acks_since_boot.entry(*node).or_default().push((*shard, *write_id));
                 let acked = AckedWrite { index: *index, epoch: *epoch, node: *node };
                 if self.acked.entry(*shard).or_default().insert(*write_id, acked).is_none() {
                     self.counters.writes_acked += 1;
