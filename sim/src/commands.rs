@@ -141,13 +141,13 @@ fn parse_canaries(names: &[String]) -> Result<Vec<Canary>, String> {
     names.iter().map(|name| name.parse()).collect()
 }
 
+fn parse_scenario_and_canaries(scenario: &str, canaries: &[String]) -> Result<(ScenarioName, Vec<Canary>), String> {
+    Ok((scenario.parse()?, parse_canaries(canaries)?))
+}
+
 pub fn run(args: RunArgs) -> i32 {
-    let scenario: ScenarioName = match args.scenario.parse() {
-        Ok(scenario) => scenario,
-        Err(error) => return usage_error(error),
-    };
-    let canaries = match parse_canaries(&args.canary) {
-        Ok(canaries) => canaries,
+    let (scenario, canaries) = match parse_scenario_and_canaries(&args.scenario, &args.canary) {
+        Ok(parsed) => parsed,
         Err(error) => return usage_error(error),
     };
     let mut simulation = Simulation::new(args.seed).scenario(scenario).keep_trace(args.trace.is_some());
@@ -201,12 +201,8 @@ pub fn sweep(args: SweepArgs) -> i32 {
         Ok(seeds) => seeds,
         Err(error) => return usage_error(error),
     };
-    let scenario: ScenarioName = match args.scenario.parse() {
-        Ok(scenario) => scenario,
-        Err(error) => return usage_error(error),
-    };
-    let canaries = match parse_canaries(&args.canary) {
-        Ok(canaries) => canaries,
+    let (scenario, canaries) = match parse_scenario_and_canaries(&args.scenario, &args.canary) {
+        Ok(parsed) => parsed,
         Err(error) => return usage_error(error),
     };
     if args.jobs == 0 {

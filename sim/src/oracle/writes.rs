@@ -1,7 +1,7 @@
 //! Invariants about client writes: a single writer per shard and epoch, and no acked
 //! write lost, duplicated or reordered.
 
-use super::facts::Facts;
+use super::facts::{AckedWrite, Facts};
 use super::state::ClusterState;
 use super::Check;
 use shardsim_core::log::ShardLog;
@@ -40,23 +40,41 @@ pub fn ack_consistent(facts: &Facts, shard: ShardId, write_id: WriteId, index: L
     }
 }
 
-/// Every write acked on `shard` at an epoch up to `epoch` is in `log`, once, at its index.
-fn log_holds_acked(facts: &Facts, holder: NodeId, shard: ShardId, epoch: Epoch, log: &ShardLog) -> Check {
+/// The log holds no write twice.
+fn log_holds_each_write_once(holder: NodeId, shard: ShardId, log: &ShardLog) -> Check {
     if log.distinct_writes() != log.entries().len() {
         return Err(format!("{holder}'s log of {shard} holds a write twice"));
     }
+    Ok(())
+}
+
+/// The acked write sits in the log at the index it was acked with.
+fn log_holds_at_its_index(
+    holder: NodeId,
+    shard: ShardId,
+    log: &ShardLog,
+    write_id: WriteId,
+    ack: &AckedWrite,
+) -> Check {
+    let held = log.entries().get((ack.index.0 as usize).wrapping_sub(1)).map(|entry| entry.write_id);
+    if held != Some(write_id) {
+        return Err(format!(
+            "{write_id} acked by {} at {} index {} is missing from {holder}'s log of {shard} (last index {})",
+            ack.node,
+            ack.epoch,
+            ack.index,
+            log.last_index()
+        ));
+    }
+    Ok(())
+}
+
+/// Every write acked on `shard` at an epoch up to `epoch` is in `log`, once, at its index.
+fn log_holds_acked(facts: &Facts, holder: NodeId, shard: ShardId, epoch: Epoch, log: &ShardLog) -> Check {
+    log_holds_each_write_once(holder, shard, log)?;
     let Some(acked) = facts.acked.get(&shard) else { return Ok(()) };
     for (write_id, ack) in acked.iter().filter(|(_, ack)| ack.epoch <= epoch) {
-        let held = log.entries().get((ack.index.0 as usize).wrapping_sub(1)).map(|entry| entry.write_id);
-        if held != Some(*write_id) {
-            return Err(format!(
-                "{write_id} acked by {} at {} index {} is missing from {holder}'s log of {shard} (last index {})",
-                ack.node,
-                ack.epoch,
-                ack.index,
-                log.last_index()
-            ));
-        }
+        log_holds_at_its_index(holder, shard, log, *write_id, ack)?;
     }
     Ok(())
 }
@@ -77,21 +95,11 @@ pub fn node_holds_its_acked_writes(facts: &Facts, node: NodeId, state: &dyn Clus
             continue;
         }
         let log = &actor.shard(*shard).expect("owned shard exists").log;
-        let held = log.entries().get((ack.index.0 as usize).wrapping_sub(1)).map(|entry| entry.write_id);
-        if held != Some(*write_id) {
-            return Err(format!(
-                "{write_id} acked by {node} at {} index {} is missing from {node}'s log of {shard} after a restart (last index {})",
-                ack.epoch,
-                ack.index,
-                log.last_index()
-            ));
-        }
+        log_holds_at_its_index(node, *shard, log, *write_id, ack)
+            .map_err(|reason| format!("after a restart: {reason}"))?;
     }
     for shard in owned.keys() {
-        let log = &actor.shard(*shard).expect("owned shard exists").log;
-        if log.distinct_writes() != log.entries().len() {
-            return Err(format!("{node}'s log of {shard} holds a write twice"));
-        }
+        log_holds_each_write_once(node, *shard, &actor.shard(*shard).expect("owned shard exists").log)?;
     }
     Ok(())
 }
