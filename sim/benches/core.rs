@@ -1,16 +1,16 @@
 //! Micro-benchmarks of the core: planners by cluster size, tracker operations, the codec.
-//! `cargo bench -p shardsim-core`.
+//! `cargo bench --bench core`.
 
 use bytes::Bytes;
 use divan::Bencher;
-use shardsim_core::config::{LeastShardConfig, LoadWeights, MigrationCaps};
-use shardsim_core::load::{ClusterView, NodeView, ShardLoad, ShardView};
-use shardsim_core::log::{Digest, LogEntry};
-use shardsim_core::phase::Phase;
-use shardsim_core::planner::{plan_least_shard, plan_load_based};
-use shardsim_core::tracker::MigrationTracker;
-use shardsim_core::wire::{self, Envelope, Heartbeat, Message, ShardReport, ShardRole, PROTOCOL_VERSION};
-use shardsim_core::*;
+use shardsim::core::config::{LeastShardConfig, LoadWeights, MigrationCaps};
+use shardsim::core::load::{ClusterView, NodeView, ShardLoad, ShardView};
+use shardsim::core::log::{Digest, LogEntry};
+use shardsim::core::phase::Phase;
+use shardsim::core::planner::{plan_least_shard, plan_load_based};
+use shardsim::core::tracker::MigrationTracker;
+use shardsim::core::wire::{self, Envelope, Heartbeat, Message, ShardReport, ShardRole, PROTOCOL_VERSION};
+use shardsim::core::*;
 use std::fmt;
 
 fn main() {
