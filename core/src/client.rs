@@ -40,8 +40,6 @@ pub struct Client {
     pending: BTreeMap<WriteId, PendingWrite>,
     next_sequence: u64,
     route_queried_at: BTreeMap<ShardId, Instant>,
-    acked_total: u64,
-    abandoned_total: u64,
 }
 
 impl Client {
@@ -54,21 +52,11 @@ impl Client {
             pending: BTreeMap::new(),
             next_sequence: 0,
             route_queried_at: BTreeMap::new(),
-            acked_total: 0,
-            abandoned_total: 0,
         }
     }
 
     pub fn pending_writes(&self) -> usize {
         self.pending.len()
-    }
-
-    pub fn acked_total(&self) -> u64 {
-        self.acked_total
-    }
-
-    pub fn abandoned_total(&self) -> u64 {
-        self.abandoned_total
     }
 
     pub fn route(&self, shard: ShardId) -> Option<CachedRoute> {
@@ -144,7 +132,6 @@ impl Client {
         if pending.attempts >= self.config.client_write_attempts_max {
             let shard = pending.shard;
             self.pending.remove(&write_id);
-            self.abandoned_total += 1;
             out.observe(Observation::ClientGaveUp { write_id, shard });
             return;
         }
@@ -184,7 +171,6 @@ impl Client {
         match envelope.body {
             Message::WriteAck { shard, write_id, index, .. } => {
                 if self.pending.remove(&write_id).is_some() {
-                    self.acked_total += 1;
                     out.observe(Observation::ClientAcked { write_id, shard, index });
                 }
             }

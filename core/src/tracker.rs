@@ -182,10 +182,6 @@ impl MigrationTracker {
         self.active_by_node.iter().filter(|(_, count)| **count > 0).map(|(node, count)| (*node, *count)).collect()
     }
 
-    pub fn caps(&self) -> MigrationCaps {
-        self.caps
-    }
-
     /// Whether `begin` would accept a migration between these nodes for this shard.
     pub fn admits(&self, shard: ShardId, source: NodeId, target: NodeId) -> Result<(), TrackerError> {
         if source == target {

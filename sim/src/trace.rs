@@ -24,14 +24,13 @@ struct NemesisLine<'a> {
 #[derive(Debug)]
 pub struct Trace {
     hash: u64,
-    events: u64,
     lines: Option<Vec<String>>,
     scratch: Vec<u8>,
 }
 
 impl Trace {
     pub fn new(keep_lines: bool) -> Trace {
-        Trace { hash: FNV_OFFSET, events: 0, lines: keep_lines.then(Vec::new), scratch: Vec::new() }
+        Trace { hash: FNV_OFFSET, lines: keep_lines.then(Vec::new), scratch: Vec::new() }
     }
 
     fn fold(&mut self) {
@@ -39,7 +38,6 @@ impl Trace {
             self.hash ^= u64::from(*byte);
             self.hash = self.hash.wrapping_mul(FNV_PRIME);
         }
-        self.events += 1;
     }
 
     pub fn observation(&mut self, at: Instant, actor: ActorId, observation: &Observation) {
@@ -67,10 +65,6 @@ impl Trace {
 
     pub fn hash(&self) -> u64 {
         self.hash
-    }
-
-    pub fn events(&self) -> u64 {
-        self.events
     }
 
     pub fn take_lines(&mut self) -> Option<Vec<String>> {

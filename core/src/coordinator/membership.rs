@@ -100,10 +100,6 @@ impl Membership {
         self.members.iter().map(|(node, member)| (*node, member))
     }
 
-    pub fn last_change_at(&self) -> Instant {
-        self.last_change_at
-    }
-
     pub fn restore(&mut self, node: NodeId, record: MemberRecord, now: Instant) {
         let member = Member {
             record,
@@ -118,16 +114,6 @@ impl Membership {
 
     pub fn record_op(&self, node: NodeId) -> StorageOp {
         put(StorageKey::Member(node), &self.members[&node].record)
-    }
-
-    /// Whether `identity` is the member's current one.
-    pub fn is_current(&self, identity: &PeerIdentity) -> bool {
-        match identity.actor {
-            crate::ids::ActorId::Node(node) => {
-                self.members.get(&node).is_some_and(|member| member.identity() == *identity)
-            }
-            _ => false,
-        }
     }
 
     pub fn on_heartbeat(

@@ -30,9 +30,4 @@ impl ShardState {
             reads_per_s: 0,
         }
     }
-
-    /// Owned and not fenced: may ack writes at this epoch.
-    pub fn serves(&self) -> bool {
-        matches!(self.role, ShardRole::Owned { .. })
-    }
 }

@@ -14,7 +14,7 @@ pub use config::LabConfig;
 use crate::actors::{client_address, node_address, Actors};
 use crate::oracle::{Oracle, Violation};
 use bytes::Bytes;
-use shardsim_core::{ActorId, Address, ClientId, Command, Entropy, Input, Instant, NodeId, Output, SplitMix64};
+use shardsim_core::{ActorId, Address, ClientId, Command, Input, Instant, NodeId, Output, SplitMix64};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
@@ -311,10 +311,6 @@ impl Lab {
             self.apply(choice)?;
         }
         Ok(done(self))
-    }
-
-    pub fn draw_u64(&mut self) -> u64 {
-        self.entropy.next_u64()
     }
 }
 
