@@ -11,23 +11,14 @@ use shardsim::core::planner::{plan_least_shard, plan_load_based};
 use shardsim::core::tracker::MigrationTracker;
 use shardsim::core::wire::{self, Envelope, Heartbeat, Message, ShardReport, ShardRole, PROTOCOL_VERSION};
 use shardsim::core::*;
-use std::fmt;
 
 fn main() {
     divan::main();
 }
 
-#[derive(Clone, Copy, Debug)]
-struct Size {
-    nodes: u32,
-    shards: u32,
-}
-
-impl fmt::Display for Size {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}n/{}s", self.nodes, self.shards)
-    }
-}
+#[path = "common/size.rs"]
+mod size;
+use size::Size;
 
 const SIZES: [Size; 9] = [
     Size { nodes: 10, shards: 1_000 },

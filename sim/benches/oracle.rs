@@ -7,23 +7,14 @@ use shardsim::actors::{node_address, Actors};
 use shardsim::core::wire::{self, Envelope, Message, PROTOCOL_VERSION};
 use shardsim::core::*;
 use shardsim::oracle::Oracle;
-use std::fmt;
 
 fn main() {
     divan::main();
 }
 
-#[derive(Clone, Copy, Debug)]
-struct Size {
-    nodes: u32,
-    shards: u32,
-}
-
-impl fmt::Display for Size {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}n/{}s", self.nodes, self.shards)
-    }
-}
+#[path = "common/size.rs"]
+mod size;
+use size::Size;
 
 const SIZES: [Size; 2] = [Size { nodes: 5, shards: 64 }, Size { nodes: 20, shards: 4_096 }];
 const WRITES_PER_SHARD: u64 = 8;
