@@ -102,7 +102,7 @@ proptest! {
         for planned in &moves {
             let source_before = before.get(&planned.from).copied().unwrap_or(0.0);
             let target_after = after.get(&planned.to).copied().unwrap_or(0.0);
-            prop_assert!(target_after <= source_before + 1e-9, "{} ends at {target_after}, hotter than source {} was ({source_before})", planned.to, planned.from);
+            prop_assert!(target_after <= source_before + 1e-9, "{} ends at {target_after}, hotter than source {} was ({source_before}); moves {:?} before {:?}", planned.to, planned.from, moves, before);
         }
     }
 

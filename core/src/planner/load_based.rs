@@ -44,7 +44,9 @@ pub fn shard_scores(view: &ClusterView, weights: &LoadWeights) -> Vec<f64> {
 /// node; stop when their gap is within `threshold` x the mean score; otherwise move the
 /// hottest's largest movable shard whose score is at most half the gap (ties to the
 /// lowest shard id), so the target ends no hotter than the source: no overshoot and no
-/// ping-pong. A hottest node with no such shard is set aside for this tick.
+/// ping-pong. A target that already received shards also stays no hotter than each of
+/// those sources was before the plan, and no node both sends and receives in one plan.
+/// A hottest node with no such shard is set aside for this tick.
 ///
 /// Complexity: O(S log S + moves * (N + S/N)) for S shards on N nodes.
 pub fn plan_load_based(view: &ClusterView, weights: &LoadWeights, threshold: f64, caps: MigrationCaps) -> Vec<Move> {
@@ -71,11 +73,19 @@ pub fn plan_load_based(view: &ClusterView, weights: &LoadWeights, threshold: f64
     let mean = accepting.iter().map(|node| node_score[node]).sum::<f64>() / accepting.len() as f64;
     let mut budget = MoveBudget::new(view, caps);
     let mut set_aside: BTreeSet<NodeId> = BTreeSet::new();
+    // A target must end no hotter than any source that sent it a shard was before the
+    // plan: a later, hotter source must not push it past an earlier, cooler one. And no
+    // node both receives and sends in one plan: chains are churn.
+    let initial_score = node_score.clone();
+    let mut ceiling: BTreeMap<NodeId, f64> = BTreeMap::new();
+    let mut senders: BTreeSet<NodeId> = BTreeSet::new();
     let mut moves = Vec::new();
     while !budget.exhausted() {
         let hottest = node_score
             .iter()
-            .filter(|(node, _)| !set_aside.contains(*node) && budget.node_has_room(**node))
+            .filter(|(node, _)| {
+                !set_aside.contains(*node) && !ceiling.contains_key(*node) && budget.node_has_room(**node)
+            })
             .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(a.0)))
             .map(|(node, score)| (*node, *score));
         let Some((from, from_score)) = hottest else {
@@ -83,7 +93,7 @@ pub fn plan_load_based(view: &ClusterView, weights: &LoadWeights, threshold: f64
         };
         let coldest = node_score
             .iter()
-            .filter(|(node, _)| accepting.contains(*node) && budget.allows(from, **node))
+            .filter(|(node, _)| accepting.contains(*node) && !senders.contains(*node) && budget.allows(from, **node))
             .min_by(|a, b| a.1.total_cmp(b.1).then(a.0.cmp(b.0)))
             .map(|(node, score)| (*node, *score));
         let Some((to, to_score)) = coldest else {
@@ -98,9 +108,10 @@ pub fn plan_load_based(view: &ClusterView, weights: &LoadWeights, threshold: f64
             set_aside.insert(from);
             continue;
         }
-        let half_gap = gap / 2.0;
+        let room = ceiling.get(&to).map_or(f64::INFINITY, |ceiling| ceiling - to_score);
+        let largest_score = (gap / 2.0).min(room);
         let shards = movable.entry(from).or_default();
-        let Some(position) = shards.iter().position(|(score, _)| *score <= half_gap && *score > 0.0) else {
+        let Some(position) = shards.iter().position(|(score, _)| *score <= largest_score && *score > 0.0) else {
             set_aside.insert(from);
             continue;
         };
@@ -108,6 +119,9 @@ pub fn plan_load_based(view: &ClusterView, weights: &LoadWeights, threshold: f64
         budget.spend(from, to);
         *node_score.get_mut(&from).expect("scored") -= score;
         *node_score.get_mut(&to).expect("scored") += score;
+        senders.insert(from);
+        let source_before = initial_score[&from];
+        ceiling.entry(to).and_modify(|ceiling| *ceiling = ceiling.min(source_before)).or_insert(source_before);
         moves.push(Move { shard, from, to });
     }
     moves
