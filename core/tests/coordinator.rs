@@ -191,3 +191,70 @@ fn reports_from_a_stranger_are_stale_and_change_nothing() {
     assert!(matches!(result, Err(InputError::Stale(_))));
     assert_eq!(probe.actor.tracker().get(migration).unwrap().phase, Phase::BaseCopy);
 }
+
+/// A heartbeat with exactly these shard reports.
+fn heartbeat_with(probe: &mut Probe<Coordinator>, identity: PeerIdentity, shards: Vec<ShardReport>) -> Vec<Output> {
+    probe
+        .deliver(identity, Message::Heartbeat(Heartbeat { load: NodeLoad::default(), shard_loads: vec![], shards }))
+        .unwrap()
+}
+
+#[test]
+fn a_new_owner_that_lost_the_shard_is_replaced_by_the_old_owner_s_retained_copy() {
+    let (mut probe, migration, shard) = draining_cluster();
+    let source = node_identity(1, 1);
+    probe.deliver(source, Message::SourceProgress { migration, shard, progress: progress(6, 6) }).unwrap();
+    probe.deliver(source, Message::SourceSealed { migration, shard, index: LogIndex(6), digest: Digest(42) }).unwrap();
+    let verified = Message::TargetVerified { migration, shard, held_index: LogIndex(6), digest: Digest(42) };
+    probe.deliver(node_identity(2, 1), verified).unwrap();
+    assert_eq!(probe.actor.routing().get(shard).unwrap().epoch, Epoch(2));
+
+    // n2 is replaced right after verifying: a new address, an empty disk, no shards.
+    let replaced = PeerIdentity { address: Address::new([10, 0, 11, 2], 7000), ..node_identity(2, 1) };
+    heartbeat_with(&mut probe, replaced, vec![]);
+    // n1 still retains the log it forwarded.
+    let address = node_address(2);
+    let retained = ShardReport {
+        shard,
+        role: ShardRole::Forwarding { owner: NodeId(2), address, epoch: Epoch(2), retained: true },
+        last_index: LogIndex(6),
+    };
+    let outputs = heartbeat_with(&mut probe, source, vec![retained]);
+    assert!(observed(&outputs).contains(&Observation::ShardRehomed {
+        shard,
+        owner: NodeId(1),
+        epoch: Epoch(3),
+        lost_owner: NodeId(2)
+    }));
+    assert!(messages(&outputs).contains(&Message::RehomeShard { shard, epoch: Epoch(3) }));
+    let route = probe.actor.routing().get(shard).unwrap();
+    assert_eq!((route.owner, route.epoch), (NodeId(1), Epoch(3)));
+}
+
+#[test]
+fn the_old_owner_drops_its_retained_log_only_once_the_new_owner_holds_the_shard() {
+    let (mut probe, migration, shard) = draining_cluster();
+    let source = node_identity(1, 1);
+    probe.deliver(source, Message::SourceProgress { migration, shard, progress: progress(6, 6) }).unwrap();
+    probe.deliver(source, Message::SourceSealed { migration, shard, index: LogIndex(6), digest: Digest(42) }).unwrap();
+    probe
+        .deliver(
+            node_identity(2, 1),
+            Message::TargetVerified { migration, shard, held_index: LogIndex(6), digest: Digest(42) },
+        )
+        .unwrap();
+    let retained = ShardReport {
+        shard,
+        role: ShardRole::Forwarding { owner: NodeId(2), address: node_address(2), epoch: Epoch(2), retained: true },
+        last_index: LogIndex(6),
+    };
+    let early = heartbeat_with(&mut probe, source, vec![retained]);
+    assert!(
+        !messages(&early).iter().any(|message| matches!(message, Message::ReleaseShard { .. })),
+        "n2 has not been seen holding it"
+    );
+    let owned = ShardReport { shard, role: ShardRole::Owned { epoch: Epoch(2) }, last_index: LogIndex(6) };
+    heartbeat_with(&mut probe, node_identity(2, 1), vec![owned]);
+    let later = heartbeat_with(&mut probe, source, vec![retained]);
+    assert!(messages(&later).contains(&Message::ReleaseShard { shard, epoch: Epoch(2) }));
+}

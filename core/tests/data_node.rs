@@ -217,3 +217,70 @@ fn messages_for_an_earlier_life_and_corrupt_disks_are_refused() {
     let result = probe.input(Input::Boot { disk: &disk, address: node_address(1) });
     assert!(matches!(result, Err(InputError::CorruptDisk(_))));
 }
+
+#[test]
+fn an_old_owner_keeps_its_log_until_released_and_can_be_rehomed_from_it() {
+    let mut probe = node_with_shard();
+    for sequence in 1..=2 {
+        probe.deliver(client_identity(1), write(0, 1, sequence)).unwrap();
+    }
+    let migration = MigrationId(1);
+    probe
+        .deliver(
+            coordinator_identity(),
+            Message::StartMigration { migration, shard: ShardId(0), epoch: Epoch(1), target: node_identity(2, 1) },
+        )
+        .unwrap();
+    probe.deliver(coordinator_identity(), Message::StartCutover { migration, shard: ShardId(0) }).unwrap();
+    let commit = Message::CommitMigration {
+        migration,
+        shard: ShardId(0),
+        owner: NodeId(2),
+        address: node_address(2),
+        epoch: Epoch(2),
+    };
+    probe.deliver(coordinator_identity(), commit).unwrap();
+    let held = probe.actor.shard(ShardId(0)).unwrap();
+    assert!(matches!(held.role, ShardRole::Forwarding { retained: true, .. }));
+    assert_eq!(held.log.last_index(), LogIndex(2), "the log is retained after the commit");
+
+    probe.deliver(coordinator_identity(), Message::RehomeShard { shard: ShardId(0), epoch: Epoch(3) }).unwrap();
+    assert_eq!(probe.actor.shard(ShardId(0)).unwrap().role, ShardRole::Owned { epoch: Epoch(3) });
+    let outputs = probe.deliver(client_identity(1), write(0, 3, 3)).unwrap();
+    assert!(
+        matches!(messages(&outputs)[0], Message::WriteAck { index: LogIndex(3), .. }),
+        "serves again, from the retained log"
+    );
+}
+
+#[test]
+fn a_released_old_owner_drops_its_log_and_keeps_redirecting() {
+    let mut probe = node_with_shard();
+    probe.deliver(client_identity(1), write(0, 1, 1)).unwrap();
+    let migration = MigrationId(1);
+    probe
+        .deliver(
+            coordinator_identity(),
+            Message::StartMigration { migration, shard: ShardId(0), epoch: Epoch(1), target: node_identity(2, 1) },
+        )
+        .unwrap();
+    probe.deliver(coordinator_identity(), Message::StartCutover { migration, shard: ShardId(0) }).unwrap();
+    let commit = Message::CommitMigration {
+        migration,
+        shard: ShardId(0),
+        owner: NodeId(2),
+        address: node_address(2),
+        epoch: Epoch(2),
+    };
+    probe.deliver(coordinator_identity(), commit).unwrap();
+    probe.deliver(coordinator_identity(), Message::ReleaseShard { shard: ShardId(0), epoch: Epoch(2) }).unwrap();
+    let held = probe.actor.shard(ShardId(0)).unwrap();
+    assert!(matches!(held.role, ShardRole::Forwarding { retained: false, .. }));
+    assert_eq!(held.log.last_index(), LogIndex::EMPTY);
+    assert!(
+        probe.disk.keys().all(|key| !matches!(key, shardsim_core::storage::StorageKey::LogEntry(..))),
+        "dropped from disk too"
+    );
+    let stale = probe.deliver(coordinator_identity(), Message::RehomeShard { shard: ShardId(0), epoch: Epoch(3) });
+    assert!(matches!(stale, Err(InputError::Stale(_))), "nothing retained to rehome from");
+}
