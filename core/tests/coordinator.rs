@@ -119,9 +119,7 @@ fn a_drained_node_s_shard_commits_only_on_a_matching_seal() {
 #[test]
 fn a_seal_mismatch_aborts() {
     let (mut probe, migration, shard) = draining_cluster();
-    let source = node_identity(1, 1);
-    probe.deliver(source, Message::SourceProgress { migration, shard, progress: progress(6, 6) }).unwrap();
-    probe.deliver(source, Message::SourceSealed { migration, shard, index: LogIndex(6), digest: Digest(42) }).unwrap();
+    let source = seal(&mut probe, migration, shard);
     let verified = Message::TargetVerified { migration, shard, held_index: LogIndex(5), digest: Digest(42) };
     let outputs = probe.deliver(node_identity(2, 1), verified).unwrap();
     assert_eq!(aborted_reason(&outputs), Some(AbortReason::SealMismatch));
@@ -202,9 +200,7 @@ fn heartbeat_with(probe: &mut Probe<Coordinator>, identity: PeerIdentity, shards
 #[test]
 fn a_new_owner_that_lost_the_shard_is_replaced_by_the_old_owner_s_retained_copy() {
     let (mut probe, migration, shard) = draining_cluster();
-    let source = node_identity(1, 1);
-    probe.deliver(source, Message::SourceProgress { migration, shard, progress: progress(6, 6) }).unwrap();
-    probe.deliver(source, Message::SourceSealed { migration, shard, index: LogIndex(6), digest: Digest(42) }).unwrap();
+    let source = seal(&mut probe, migration, shard);
     let verified = Message::TargetVerified { migration, shard, held_index: LogIndex(6), digest: Digest(42) };
     probe.deliver(node_identity(2, 1), verified).unwrap();
     assert_eq!(probe.actor.routing().get(shard).unwrap().epoch, Epoch(2));
@@ -234,9 +230,7 @@ fn a_new_owner_that_lost_the_shard_is_replaced_by_the_old_owner_s_retained_copy(
 #[test]
 fn the_old_owner_drops_its_retained_log_only_once_the_new_owner_holds_the_shard() {
     let (mut probe, migration, shard) = draining_cluster();
-    let source = node_identity(1, 1);
-    probe.deliver(source, Message::SourceProgress { migration, shard, progress: progress(6, 6) }).unwrap();
-    probe.deliver(source, Message::SourceSealed { migration, shard, index: LogIndex(6), digest: Digest(42) }).unwrap();
+    let source = seal(&mut probe, migration, shard);
     probe
         .deliver(
             node_identity(2, 1),
@@ -257,4 +251,12 @@ fn the_old_owner_drops_its_retained_log_only_once_the_new_owner_holds_the_shard(
     heartbeat_with(&mut probe, node_identity(2, 1), vec![owned]);
     let later = heartbeat_with(&mut probe, source, vec![retained]);
     assert!(messages(&later).contains(&Message::ReleaseShard { shard, epoch: Epoch(2) }));
+}
+
+/// The source reports the base copied and the shard sealed at index 6.
+fn seal(probe: &mut Probe<Coordinator>, migration: MigrationId, shard: ShardId) -> PeerIdentity {
+    let source = node_identity(1, 1);
+    probe.deliver(source, Message::SourceProgress { migration, shard, progress: progress(6, 6) }).unwrap();
+    probe.deliver(source, Message::SourceSealed { migration, shard, index: LogIndex(6), digest: Digest(42) }).unwrap();
+    source
 }

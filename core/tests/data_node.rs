@@ -224,22 +224,7 @@ fn an_old_owner_keeps_its_log_until_released_and_can_be_rehomed_from_it() {
     for sequence in 1..=2 {
         probe.deliver(client_identity(1), write(0, 1, sequence)).unwrap();
     }
-    let migration = MigrationId(1);
-    probe
-        .deliver(
-            coordinator_identity(),
-            Message::StartMigration { migration, shard: ShardId(0), epoch: Epoch(1), target: node_identity(2, 1) },
-        )
-        .unwrap();
-    probe.deliver(coordinator_identity(), Message::StartCutover { migration, shard: ShardId(0) }).unwrap();
-    let commit = Message::CommitMigration {
-        migration,
-        shard: ShardId(0),
-        owner: NodeId(2),
-        address: node_address(2),
-        epoch: Epoch(2),
-    };
-    probe.deliver(coordinator_identity(), commit).unwrap();
+    move_shard_0_to_n2(&mut probe);
     let held = probe.actor.shard(ShardId(0)).unwrap();
     assert!(matches!(held.role, ShardRole::Forwarding { retained: true, .. }));
     assert_eq!(held.log.last_index(), LogIndex(2), "the log is retained after the commit");
@@ -257,22 +242,7 @@ fn an_old_owner_keeps_its_log_until_released_and_can_be_rehomed_from_it() {
 fn a_released_old_owner_drops_its_log_and_keeps_redirecting() {
     let mut probe = node_with_shard();
     probe.deliver(client_identity(1), write(0, 1, 1)).unwrap();
-    let migration = MigrationId(1);
-    probe
-        .deliver(
-            coordinator_identity(),
-            Message::StartMigration { migration, shard: ShardId(0), epoch: Epoch(1), target: node_identity(2, 1) },
-        )
-        .unwrap();
-    probe.deliver(coordinator_identity(), Message::StartCutover { migration, shard: ShardId(0) }).unwrap();
-    let commit = Message::CommitMigration {
-        migration,
-        shard: ShardId(0),
-        owner: NodeId(2),
-        address: node_address(2),
-        epoch: Epoch(2),
-    };
-    probe.deliver(coordinator_identity(), commit).unwrap();
+    move_shard_0_to_n2(&mut probe);
     probe.deliver(coordinator_identity(), Message::ReleaseShard { shard: ShardId(0), epoch: Epoch(2) }).unwrap();
     let held = probe.actor.shard(ShardId(0)).unwrap();
     assert!(matches!(held.role, ShardRole::Forwarding { retained: false, .. }));
@@ -283,4 +253,20 @@ fn a_released_old_owner_drops_its_log_and_keeps_redirecting() {
     );
     let stale = probe.deliver(coordinator_identity(), Message::RehomeShard { shard: ShardId(0), epoch: Epoch(3) });
     assert!(matches!(stale, Err(InputError::Stale(_))), "nothing retained to rehome from");
+}
+
+/// Source side of a whole migration of shard 0 to n2: started, fenced, committed.
+fn move_shard_0_to_n2(probe: &mut Probe<DataNode>) {
+    let migration = MigrationId(1);
+    let start = Message::StartMigration { migration, shard: ShardId(0), epoch: Epoch(1), target: node_identity(2, 1) };
+    probe.deliver(coordinator_identity(), start).unwrap();
+    probe.deliver(coordinator_identity(), Message::StartCutover { migration, shard: ShardId(0) }).unwrap();
+    let commit = Message::CommitMigration {
+        migration,
+        shard: ShardId(0),
+        owner: NodeId(2),
+        address: node_address(2),
+        epoch: Epoch(2),
+    };
+    probe.deliver(coordinator_identity(), commit).unwrap();
 }
