@@ -120,13 +120,7 @@ fn source_fences_durably_seals_and_forwards_after_commit() {
     let outputs = probe.deliver(client_identity(1), write(0, 1, 9)).unwrap();
     assert!(matches!(messages(&outputs)[0], Message::WriteRejected { rejection: Rejection::Fenced, .. }));
 
-    let commit = Message::CommitMigration {
-        migration,
-        shard: ShardId(0),
-        owner: NodeId(2),
-        address: target.address,
-        epoch: Epoch(2),
-    };
+    let commit = commit_to_n2(migration);
     probe.deliver(coordinator_identity(), commit).unwrap();
     let outputs = probe.deliver(client_identity(1), write(0, 1, 10)).unwrap();
     assert!(matches!(
@@ -188,13 +182,7 @@ fn a_target_appends_in_order_reports_what_it_holds_and_serves_after_commit() {
         .unwrap();
     assert!(matches!(messages(&outputs)[0], Message::TargetVerified { held_index: LogIndex(3), .. }));
 
-    let commit = Message::CommitMigration {
-        migration,
-        shard: ShardId(0),
-        owner: NodeId(2),
-        address: node_address(2),
-        epoch: Epoch(2),
-    };
+    let commit = commit_to_n2(migration);
     probe.deliver(coordinator_identity(), commit).unwrap();
     let outputs = probe.deliver(client_identity(1), write(0, 2, 5)).unwrap();
     assert!(matches!(messages(&outputs)[0], Message::WriteAck { index: LogIndex(4), epoch: Epoch(2), .. }));
@@ -261,12 +249,17 @@ fn move_shard_0_to_n2(probe: &mut Probe<DataNode>) {
     let start = Message::StartMigration { migration, shard: ShardId(0), epoch: Epoch(1), target: node_identity(2, 1) };
     probe.deliver(coordinator_identity(), start).unwrap();
     probe.deliver(coordinator_identity(), Message::StartCutover { migration, shard: ShardId(0) }).unwrap();
-    let commit = Message::CommitMigration {
+    let commit = commit_to_n2(migration);
+    probe.deliver(coordinator_identity(), commit).unwrap();
+}
+
+/// The coordinator's commit of shard 0 to n2 at epoch 2.
+fn commit_to_n2(migration: MigrationId) -> Message {
+    Message::CommitMigration {
         migration,
         shard: ShardId(0),
         owner: NodeId(2),
         address: node_address(2),
         epoch: Epoch(2),
-    };
-    probe.deliver(coordinator_identity(), commit).unwrap();
+    }
 }

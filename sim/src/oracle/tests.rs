@@ -120,6 +120,22 @@ fn acked(node: u32, epoch: u64, sequence: u64, index: u64) -> Observation {
     }
 }
 
+/// n1 fenced shard 0 for m1.
+fn fenced() -> Observation {
+    Observation::ShardFenced { node: NodeId(1), shard: ShardId(0), migration: MigrationId(1), epoch: Epoch(1) }
+}
+
+/// n1 sealed shard 0 for m1 at `index` (the digest of an empty log: only the index matters here).
+fn sealed_at(index: u64) -> Observation {
+    Observation::ShardSealed {
+        node: NodeId(1),
+        shard: ShardId(0),
+        migration: MigrationId(1),
+        index: LogIndex(index),
+        digest: Digest::EMPTY,
+    }
+}
+
 fn allocated(owner: u32) -> Observation {
     Observation::ShardAllocated { shard: ShardId(0), owner: NodeId(owner), epoch: Epoch(1) }
 }
@@ -194,22 +210,10 @@ fn phase_order_fails_on_a_skipped_phase_or_a_commit_outside_cut_over() {
         feed(&mut oracle(), &cluster, &[(C, start(1, 0, 1, 2)), (C, phase(1, Phase::CatchUp, Phase::CutOver))]),
         "phase_order",
     );
-    let early_commit = [
-        (C, start(1, 0, 1, 2)),
-        (
-            N1,
-            Observation::ShardFenced { node: NodeId(1), shard: ShardId(0), migration: MigrationId(1), epoch: Epoch(1) },
-        ),
-    ];
+    let early_commit = [(C, start(1, 0, 1, 2)), (N1, fenced())];
     let mut oracle = oracle();
     feed(&mut oracle, &cluster, &early_commit).unwrap();
-    let sealed = Observation::ShardSealed {
-        node: NodeId(1),
-        shard: ShardId(0),
-        migration: MigrationId(1),
-        index: LogIndex(0),
-        digest: Digest::EMPTY,
-    };
+    let sealed = sealed_at(0);
     oracle.observe(Instant(1), N1, &sealed, &cluster).unwrap();
     let mut with_disk = FakeCluster::default();
     with_disk.disks.insert(N2, DiskImage::new());
@@ -260,13 +264,6 @@ fn epoch_monotonic_fails_when_a_node_s_epoch_goes_back() {
 fn cutover_caught_up_fails_when_the_target_holds_less_than_was_sealed() {
     let mut cluster = FakeCluster::default();
     cluster.add_node(2, &[]);
-    let sealed = |index| Observation::ShardSealed {
-        node: NodeId(1),
-        shard: ShardId(0),
-        migration: MigrationId(1),
-        index: LogIndex(index),
-        digest: Digest::EMPTY,
-    };
     let history = |index| {
         vec![
             (C, start(1, 0, 1, 2)),
@@ -281,7 +278,7 @@ fn cutover_caught_up_fails_when_the_target_holds_less_than_was_sealed() {
                     epoch: Epoch(1),
                 },
             ),
-            (N1, sealed(index)),
+            (N1, sealed_at(index)),
             (C, committed(1, 2, 2)),
         ]
     };
@@ -297,20 +294,8 @@ fn identity_change_aborts_fails_when_a_rebooted_target_completes() {
         (C, start(1, 0, 1, 2)),
         (C, phase(1, Phase::BaseCopy, Phase::CatchUp)),
         (C, phase(1, Phase::CatchUp, Phase::CutOver)),
-        (
-            N1,
-            Observation::ShardFenced { node: NodeId(1), shard: ShardId(0), migration: MigrationId(1), epoch: Epoch(1) },
-        ),
-        (
-            N1,
-            Observation::ShardSealed {
-                node: NodeId(1),
-                shard: ShardId(0),
-                migration: MigrationId(1),
-                index: LogIndex(0),
-                digest: Digest::EMPTY,
-            },
-        ),
+        (N1, fenced()),
+        (N1, sealed_at(0)),
     ];
     let mut clean = history.clone();
     clean.push((C, committed(1, 2, 2)));
@@ -324,15 +309,8 @@ fn identity_change_aborts_fails_when_a_rebooted_target_completes() {
 fn write_pause_within_budget_fails_when_the_commit_comes_late() {
     let mut cluster = FakeCluster::default();
     cluster.add_node(2, &[]);
-    let fenced =
-        Observation::ShardFenced { node: NodeId(1), shard: ShardId(0), migration: MigrationId(1), epoch: Epoch(1) };
-    let sealed = Observation::ShardSealed {
-        node: NodeId(1),
-        shard: ShardId(0),
-        migration: MigrationId(1),
-        index: LogIndex(0),
-        digest: Digest::EMPTY,
-    };
+    let fenced = fenced();
+    let sealed = sealed_at(0);
     let run = |commit_at_ms| {
         let mut oracle = oracle();
         for (at, actor, observation) in [
