@@ -29,12 +29,38 @@ pub enum Canary {
     PhaseShortcut,
     /// The coordinator never aborts a cut-over for overrunning the write-pause budget.
     PauseBudgetIgnored,
-    /// The per-node and total caps on active migrations are not enforced.
+    /// The per-node and total caps on active migrations are not enforced: the tracker
+    /// admits past them, and the planners are told nothing is in flight.
     CapsIgnored,
+    /// The drain planner moves a leaving node's shards to any other member, another
+    /// leaving one included.
+    DrainingTarget,
+    /// The planners' view forgets the draining flag: a draining member still counts as
+    /// accepting shards (and nothing drains it).
+    DrainingForgotten,
+    /// The election gate only waits for joining and suspect members to settle: not for
+    /// the quiet period after a change, nor for the grace after the coordinator boots.
+    ElectionGateSkipped,
+    /// The rebalancer plans load moves while a node reports CPU above the threshold.
+    BackpressureIgnored,
+    /// The owner acks writes that name an older epoch than its own.
+    StaleEpochAcked,
+    /// The load-based planner moves a shard however hot, past the coldest node's fair share.
+    PlannerOvershoot,
+    /// The least-shard planner ignores its threshold and moves on a gap of one shard.
+    LeastShardOvershoot,
+    /// The source seals as soon as it fences and stops its entities only when it learns
+    /// of the commit, so the new owner may start them while they still live on the source.
+    SealBeforeHandoff,
+    /// A restarted entity starts empty instead of from the shard's log.
+    EntityStateNotReplayed,
+    /// The planners never pick a node without shards as a target (they score nodes by
+    /// the load of the shards they hold, and an empty node holds none).
+    EmptyNodesIgnored,
 }
 
 impl Canary {
-    pub const ALL: [Canary; 10] = [
+    pub const ALL: [Canary; 20] = [
         Canary::TrackerNotPersisted,
         Canary::AckBeforeDurable,
         Canary::UnfenceOnTimeout,
@@ -45,6 +71,16 @@ impl Canary {
         Canary::PhaseShortcut,
         Canary::PauseBudgetIgnored,
         Canary::CapsIgnored,
+        Canary::DrainingTarget,
+        Canary::DrainingForgotten,
+        Canary::ElectionGateSkipped,
+        Canary::BackpressureIgnored,
+        Canary::StaleEpochAcked,
+        Canary::PlannerOvershoot,
+        Canary::LeastShardOvershoot,
+        Canary::SealBeforeHandoff,
+        Canary::EntityStateNotReplayed,
+        Canary::EmptyNodesIgnored,
     ];
 
     pub fn name(self) -> &'static str {
@@ -59,6 +95,16 @@ impl Canary {
             Canary::PhaseShortcut => "phase-shortcut",
             Canary::PauseBudgetIgnored => "pause-budget-ignored",
             Canary::CapsIgnored => "caps-ignored",
+            Canary::DrainingTarget => "draining-target",
+            Canary::DrainingForgotten => "draining-forgotten",
+            Canary::ElectionGateSkipped => "election-gate-skipped",
+            Canary::BackpressureIgnored => "backpressure-ignored",
+            Canary::StaleEpochAcked => "stale-epoch-acked",
+            Canary::PlannerOvershoot => "planner-overshoot",
+            Canary::LeastShardOvershoot => "least-shard-overshoot",
+            Canary::SealBeforeHandoff => "seal-before-handoff",
+            Canary::EntityStateNotReplayed => "entity-state-not-replayed",
+            Canary::EmptyNodesIgnored => "empty-nodes-ignored",
         }
     }
 
@@ -78,10 +124,20 @@ impl Canary {
             Canary::PhaseShortcut => "a migration skips catch-up when the base copy ends with a small lag",
             Canary::PauseBudgetIgnored => "cut-overs are not aborted when they overrun the write-pause budget",
             Canary::CapsIgnored => "the caps on active migrations (total and per node) are not enforced",
+            Canary::DrainingTarget => "the drain planner may move a leaving node's shards to another leaving node",
+            Canary::DrainingForgotten => "the planners' view forgets that a member is draining",
+            Canary::ElectionGateSkipped => "the rebalancer plans right after a membership change or a coordinator boot",
+            Canary::BackpressureIgnored => "the rebalancer plans load moves while a node's CPU is over the threshold",
+            Canary::StaleEpochAcked => "the owner acks writes that name an older epoch than its own",
+            Canary::PlannerOvershoot => "the load-based planner moves a shard however hot, overshooting the target",
+            Canary::LeastShardOvershoot => "the least-shard planner ignores its threshold and moves on a gap of one",
+            Canary::SealBeforeHandoff => "the source seals before its entities are handed off",
+            Canary::EntityStateNotReplayed => "a restarted entity starts empty instead of from the shard's log",
+            Canary::EmptyNodesIgnored => "the planners never pick a node without shards as a target",
         }
     }
 
-    /// The safety invariant this canary is planted to break.
+    /// The invariant this canary is planted to break.
     pub fn expected_invariant(self) -> &'static str {
         match self {
             Canary::TrackerNotPersisted => "one_active_migration_per_shard",
@@ -93,6 +149,14 @@ impl Canary {
             Canary::PhaseShortcut => "phase_order",
             Canary::PauseBudgetIgnored => "write_pause_within_budget",
             Canary::CapsIgnored => "migration_caps",
+            Canary::DrainingTarget => "planner_sound",
+            Canary::DrainingForgotten => "targets_accepting_members",
+            Canary::ElectionGateSkipped | Canary::BackpressureIgnored => "rebalance_gates_respected",
+            Canary::StaleEpochAcked => "acked_at_named_epoch",
+            Canary::PlannerOvershoot | Canary::LeastShardOvershoot => "planner_sound",
+            Canary::SealBeforeHandoff => "entity_single_home",
+            Canary::EntityStateNotReplayed => "entity_state_continuous",
+            Canary::EmptyNodesIgnored => "convergence",
         }
     }
 }

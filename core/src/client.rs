@@ -7,7 +7,7 @@
 use crate::config::ProtocolConfig;
 use crate::effects::Outbox;
 use crate::entropy::Entropy;
-use crate::ids::{ActorId, Address, ClientId, Epoch, Instant, NodeId, PeerIdentity, ShardId, WriteId};
+use crate::ids::{ActorId, Address, ClientId, EntityKey, Epoch, Instant, NodeId, PeerIdentity, ShardId, WriteId};
 use crate::input::{Actor, Command, Input, InputError};
 use crate::node::next_incarnation;
 use crate::observation::Observation;
@@ -26,6 +26,7 @@ pub struct CachedRoute {
 #[derive(Clone, Debug)]
 struct PendingWrite {
     shard: ShardId,
+    entity: EntityKey,
     payload: Bytes,
     attempts: u32,
     next_attempt_at: Instant,
@@ -86,15 +87,20 @@ impl Client {
 
     fn on_command(&mut self, now: Instant, command: &Command, out: &mut Outbox) -> Result<(), InputError> {
         match command {
-            Command::Write { shard, payload } => {
+            Command::Write { shard, entity, payload } => {
                 if self.pending.len() >= self.config.client_pending_writes_max {
                     return Err(InputError::Refused("client has too many writes pending".to_string()));
                 }
                 self.next_sequence += 1;
                 let write_id =
                     WriteId { client: self.client, incarnation: self.me().incarnation, sequence: self.next_sequence };
-                let pending =
-                    PendingWrite { shard: *shard, payload: payload.clone(), attempts: 0, next_attempt_at: now };
+                let pending = PendingWrite {
+                    shard: *shard,
+                    entity: *entity,
+                    payload: payload.clone(),
+                    attempts: 0,
+                    next_attempt_at: now,
+                };
                 self.pending.insert(write_id, pending);
                 self.attempt(now, write_id, out);
                 Ok(())
@@ -146,7 +152,8 @@ impl Client {
         let pending = self.pending.get_mut(&write_id).expect("present");
         pending.attempts += 1;
         pending.next_attempt_at = now.plus_ms(self.config.client_write_timeout_ms);
-        let write = Message::Write { shard, epoch: route.epoch, write_id, payload: pending.payload.clone() };
+        let (entity, payload) = (pending.entity, pending.payload.clone());
+        let write = Message::Write { shard, epoch: route.epoch, write_id, entity, payload };
         out.send(self.me(), route.address, None, write);
     }
 

@@ -45,6 +45,11 @@ id_type!(
     /// A client of the database.
     ClientId(u32), "c"
 );
+id_type!(
+    /// An entity of a shard (Akka sharding): one per key that clients write to, alive on
+    /// the shard's owner only.
+    EntityKey(u32), "k"
+);
 
 impl Epoch {
     pub const INITIAL: Epoch = Epoch(1);

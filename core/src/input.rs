@@ -2,7 +2,7 @@
 
 use crate::effects::Outbox;
 use crate::entropy::Entropy;
-use crate::ids::{Address, Instant, NodeId, PeerIdentity, ShardId};
+use crate::ids::{Address, EntityKey, Instant, NodeId, PeerIdentity, ShardId};
 use crate::storage::{CorruptRecord, DiskImage};
 use crate::wire::DecodeError;
 use bytes::Bytes;
@@ -30,8 +30,8 @@ pub enum Input<'a> {
 pub enum Command {
     /// Operator to coordinator: drain this node and let it leave.
     Decommission { node: NodeId },
-    /// Workload to client.
-    Write { shard: ShardId, payload: Bytes },
+    /// Workload to client: a write to one entity of a shard.
+    Write { shard: ShardId, entity: EntityKey, payload: Bytes },
     /// Workload to client.
     Read { shard: ShardId },
 }

@@ -23,7 +23,7 @@ pub struct NodeLoad {
 }
 
 /// A node as a planner sees it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeView {
     pub node: NodeId,
     /// Active members may receive shards; others (draining, suspect, down) may not.
@@ -32,7 +32,7 @@ pub struct NodeView {
 }
 
 /// A shard as a planner sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShardView {
     pub shard: ShardId,
     pub owner: NodeId,
@@ -42,7 +42,7 @@ pub struct ShardView {
 }
 
 /// Everything a planner reads: a snapshot, so planners stay pure functions.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClusterView {
     pub nodes: Vec<NodeView>,
     pub shards: Vec<ShardView>,

@@ -1,6 +1,6 @@
 //! A shard's append-only log, with a rolling digest and a write-id index for dedup.
 
-use crate::ids::{LogIndex, WriteId};
+use crate::ids::{EntityKey, LogIndex, WriteId};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -27,6 +27,7 @@ impl Digest {
         feed(&entry.write_id.client.0.to_le_bytes());
         feed(&entry.write_id.incarnation.0.to_le_bytes());
         feed(&entry.write_id.sequence.to_le_bytes());
+        feed(&entry.entity.0.to_le_bytes());
         feed(&(entry.payload.len() as u64).to_le_bytes());
         feed(&entry.payload);
         Digest(hash)
@@ -36,6 +37,8 @@ impl Digest {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogEntry {
     pub write_id: WriteId,
+    /// The entity the write feeds: rebuilt from the log wherever the shard is owned next.
+    pub entity: EntityKey,
     pub payload: Bytes,
 }
 

@@ -1,8 +1,12 @@
 //! What actors tell the oracle and the trace: facts about what they just did.
 
-use crate::ids::{Epoch, Incarnation, LogIndex, MigrationId, NodeId, PeerIdentity, ShardId, WriteId};
+use crate::ids::{EntityKey, Epoch, Incarnation, LogIndex, MigrationId, NodeId, PeerIdentity, ShardId, WriteId};
+use crate::load::ClusterView;
 use crate::log::Digest;
+use crate::node::{EntityState, EntityStop};
 use crate::phase::{AbortReason, Phase};
+use crate::planner::{Move, PlanSource};
+use crate::wire::Fate;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -12,12 +16,30 @@ pub enum Observation {
         node: NodeId,
         identity: PeerIdentity,
     },
+    /// A write made durable and acked: `epoch` is the node's own epoch of the shard then,
+    /// `named_epoch` the one the client's request named.
     WriteAcked {
         node: NodeId,
         shard: ShardId,
         epoch: Epoch,
+        named_epoch: Epoch,
         write_id: WriteId,
         index: LogIndex,
+        entity: EntityKey,
+    },
+    /// An entity came alive on a node, as the node's log of the shard says it is.
+    EntityStarted {
+        node: NodeId,
+        shard: ShardId,
+        entity: EntityKey,
+        state: EntityState,
+    },
+    EntityStopped {
+        node: NodeId,
+        shard: ShardId,
+        entity: EntityKey,
+        state: EntityState,
+        reason: EntityStop,
     },
     ShardAssigned {
         node: NodeId,
@@ -92,6 +114,18 @@ pub enum Observation {
     },
     RebalanceSkipped {
         reason: String,
+    },
+    /// The moves a sweep hands to the tracker, and the view they were planned from.
+    PlanDispatched {
+        source: PlanSource,
+        view: ClusterView,
+        moves: Vec<Move>,
+    },
+    /// The coordinator told a node that asked what became of a migration.
+    FateAnswered {
+        migration: MigrationId,
+        shard: ShardId,
+        fate: Fate,
     },
     ShardAllocated {
         shard: ShardId,

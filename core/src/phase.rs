@@ -60,6 +60,32 @@ pub enum AbortReason {
     MemberLost,
 }
 
+impl AbortReason {
+    pub const ALL: [AbortReason; 8] = [
+        AbortReason::Timeout,
+        AbortReason::WritePauseBudget,
+        AbortReason::TargetIdentityChanged,
+        AbortReason::SourceIdentityChanged,
+        AbortReason::SourceRefused,
+        AbortReason::SealMismatch,
+        AbortReason::CoordinatorRecovered,
+        AbortReason::MemberLost,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            AbortReason::Timeout => "timeout",
+            AbortReason::WritePauseBudget => "write_pause_budget",
+            AbortReason::TargetIdentityChanged => "target_identity_changed",
+            AbortReason::SourceIdentityChanged => "source_identity_changed",
+            AbortReason::SourceRefused => "source_refused",
+            AbortReason::SealMismatch => "seal_mismatch",
+            AbortReason::CoordinatorRecovered => "coordinator_recovered",
+            AbortReason::MemberLost => "member_lost",
+        }
+    }
+}
+
 /// An illegal phase transition: a typed error, never a panic.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IllegalTransition {

@@ -2,7 +2,7 @@
 //! postcard. Decoding never panics; it returns a [`DecodeError`].
 
 use crate::ids::{
-    Address, ClientId, Epoch, Incarnation, LogIndex, MigrationId, NodeId, PeerIdentity, ShardId, WriteId,
+    Address, ClientId, EntityKey, Epoch, Incarnation, LogIndex, MigrationId, NodeId, PeerIdentity, ShardId, WriteId,
 };
 use crate::load::{NodeLoad, ShardLoad};
 use crate::log::{Digest, LogEntry};
@@ -10,7 +10,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;
 /// Larger datagrams are refused before decoding: a bound on what a peer can make us parse.
 pub const DATAGRAM_BYTES_MAX: usize = 256 * 1024;
 
@@ -214,6 +214,7 @@ pub enum Message {
         shard: ShardId,
         epoch: Epoch,
         write_id: WriteId,
+        entity: EntityKey,
         payload: Bytes,
     },
     WriteAck {

@@ -12,7 +12,7 @@ fn client() -> Probe<Client> {
 }
 
 fn write(shard: u32) -> Command {
-    Command::Write { shard: ShardId(shard), payload: Bytes::from_static(b"v") }
+    Command::Write { shard: ShardId(shard), entity: EntityKey(0), payload: Bytes::from_static(b"v") }
 }
 
 #[test]

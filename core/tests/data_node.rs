@@ -18,6 +18,7 @@ fn write(shard: u32, epoch: u64, sequence: u64) -> Message {
         shard: ShardId(shard),
         epoch: Epoch(epoch),
         write_id: write_id(sequence),
+        entity: EntityKey((sequence % 2) as u32),
         payload: Bytes::from_static(b"x"),
     }
 }
@@ -159,7 +160,11 @@ fn a_target_appends_in_order_reports_what_it_holds_and_serves_after_commit() {
     let (mut probe, _) = Probe::boot(DataNode::new(NodeId(2), ProtocolConfig::default()), node_address(2));
     let source = node_identity(1, 1);
     let migration = MigrationId(1);
-    let entry = |sequence| LogEntry { write_id: write_id(sequence), payload: Bytes::from_static(b"x") };
+    let entry = |sequence: u64| LogEntry {
+        write_id: write_id(sequence),
+        entity: EntityKey((sequence % 2) as u32),
+        payload: Bytes::from_static(b"x"),
+    };
     let chunk = |first, entries| Message::Chunk {
         migration,
         shard: ShardId(0),

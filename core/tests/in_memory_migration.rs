@@ -140,7 +140,7 @@ fn shards_move_to_a_joining_node_under_writes_without_losing_an_acked_write() {
         if world.now.as_ms() % 5 == 0 {
             let shard = ShardId((written % 6) as u32);
             let payload = Bytes::from(format!("w{written}"));
-            let command = Command::Write { shard, payload };
+            let command = Command::Write { shard, entity: EntityKey(0), payload };
             if world
                 .step(client_address, |actor, now, entropy, out| {
                     actor.handle(now, Input::Command(&command), entropy, out)

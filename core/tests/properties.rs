@@ -283,6 +283,7 @@ fn small_identity() -> impl Strategy<Value = PeerIdentity> {
 fn entry() -> impl Strategy<Value = LogEntry> {
     (0u32..3, 0u64..30, prop::collection::vec(any::<u8>(), 0..8)).prop_map(|(client, sequence, payload)| LogEntry {
         write_id: WriteId { client: ClientId(client), incarnation: Incarnation(1), sequence },
+        entity: EntityKey((sequence % 3) as u32),
         payload: Bytes::from(payload),
     })
 }
@@ -352,6 +353,7 @@ fn message() -> impl Strategy<Value = Message> {
                 shard,
                 epoch,
                 write_id,
+                entity: EntityKey(write_id.sequence as u32 % 3),
                 payload: Bytes::from(payload)
             }
         ),

@@ -101,6 +101,7 @@ fn chunk() -> Envelope {
     let entries = (0..64)
         .map(|sequence| LogEntry {
             write_id: WriteId { client: ClientId(1), incarnation: Incarnation(1), sequence },
+            entity: EntityKey(0),
             payload: Bytes::from_static(&[7; 64]),
         })
         .collect();
@@ -128,7 +129,8 @@ fn heartbeat() -> Envelope {
 
 fn write() -> Envelope {
     let write_id = WriteId { client: ClientId(1), incarnation: Incarnation(1), sequence: 7 };
-    let body = Message::Write { shard: ShardId(3), epoch: Epoch(2), write_id, payload: Bytes::from_static(&[1; 8]) };
+    let payload = Bytes::from_static(&[1; 8]);
+    let body = Message::Write { shard: ShardId(3), epoch: Epoch(2), write_id, entity: EntityKey(1), payload };
     Envelope { version: PROTOCOL_VERSION, from: identity(1), to_incarnation: None, body }
 }
 

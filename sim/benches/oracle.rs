@@ -66,6 +66,7 @@ fn cluster(size: Size) -> (Actors, Oracle) {
                 shard: ShardId(shard),
                 epoch: Epoch(1),
                 write_id,
+                entity: EntityKey((sequence % 4) as u32),
                 payload: Bytes::from_static(b"payload"),
             };
             for output in deliver(&mut actors, owner, client, write, &mut entropy) {
@@ -90,8 +91,15 @@ fn after_node_step(bencher: Bencher, size: Size) {
 fn observe_write_ack(bencher: Bencher, size: Size) {
     let (actors, mut oracle) = cluster(size);
     let write_id = WriteId { client: ClientId(1), incarnation: Incarnation(1), sequence: 0 };
-    let acked =
-        Observation::WriteAcked { node: NodeId(1), shard: ShardId(0), epoch: Epoch(1), write_id, index: LogIndex(1) };
+    let acked = Observation::WriteAcked {
+        node: NodeId(1),
+        shard: ShardId(0),
+        epoch: Epoch(1),
+        named_epoch: Epoch(1),
+        write_id,
+        index: LogIndex(1),
+        entity: EntityKey(0),
+    };
     bencher.bench_local(|| oracle.observe(Instant(1), ActorId::Node(NodeId(1)), &acked, &actors).unwrap());
 }
 

@@ -4,6 +4,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use shardsim::core::canary::Canary;
 use shardsim::faults::FaultPlan;
+use shardsim::knobs;
 use shardsim::lab::explore::{exhaustive, random_walk, shrink, ExhaustiveOptions, Replay, Start};
 use shardsim::lab::LabConfig;
 use shardsim::report::exit_code;
@@ -26,6 +27,10 @@ pub struct RunArgs {
     /// Write the fault plan this run uses to a JSON file (to edit and replay with --plan).
     #[arg(long, value_name = "FILE")]
     save_plan: Option<PathBuf>,
+    /// Pin knobs from a JSON object of knob names to values (a saved plan's `knobs` has
+    /// every one); the rest are the scenario's, or drawn from the seed.
+    #[arg(long, value_name = "FILE")]
+    knobs: Option<PathBuf>,
     /// Write every observation and nemesis action as JSON lines with simulated time.
     #[arg(long, value_name = "FILE")]
     trace: Option<PathBuf>,
@@ -60,6 +65,9 @@ pub struct SweepArgs {
     /// Turn on a planted bug (see `shardsim canaries`); may be repeated.
     #[arg(long, value_name = "NAME")]
     canary: Vec<String>,
+    /// Pin knobs from a JSON object of knob names to values, for every seed.
+    #[arg(long, value_name = "FILE")]
+    knobs: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -157,6 +165,14 @@ pub fn run(args: RunArgs) -> i32 {
     for canary in canaries {
         simulation = simulation.canary(canary);
     }
+    if let Some(path) = &args.knobs {
+        let pinned =
+            knobs::load(path).and_then(|pins| simulation.clone().knobs(pins, Some(path.display().to_string())));
+        simulation = match pinned {
+            Ok(simulation) => simulation,
+            Err(error) => return usage_error(error),
+        };
+    }
     if let Some(path) = &args.plan {
         let spec = simulation.scenario_spec();
         let plan = match FaultPlan::load(path)
@@ -211,7 +227,19 @@ pub fn sweep(args: SweepArgs) -> i32 {
     if args.jobs == 0 {
         return usage_error("--jobs must be at least 1");
     }
-    let options = SweepOptions { seeds: seeds.clone(), jobs: args.jobs, scenario, canaries, fail_fast: args.fail_fast };
+    let pins = match &args.knobs {
+        None => None,
+        Some(path) => match knobs::load(path).and_then(|pins| {
+            // Checked against the first seed's draw; a pin that conflicts with a later
+            // seed's draw fails that seed's run with the same message.
+            Simulation::new(seeds.start).scenario(scenario).knobs(pins.clone(), None).map(|_| pins)
+        }) {
+            Ok(pins) => Some((pins, path.display().to_string())),
+            Err(error) => return usage_error(error),
+        },
+    };
+    let options =
+        SweepOptions { seeds: seeds.clone(), jobs: args.jobs, scenario, canaries, fail_fast: args.fail_fast, pins };
     let progress = ProgressBar::new(seeds.end - seeds.start);
     progress.set_style(
         ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} seeds, {per_sec}, eta {eta} {msg}")

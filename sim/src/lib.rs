@@ -13,6 +13,7 @@ pub mod bench;
 pub mod cluster;
 pub mod disk;
 pub mod faults;
+pub mod knobs;
 pub mod lab;
 pub mod oracle;
 pub mod report;

@@ -80,6 +80,10 @@ pub struct Summary {
     pub messages_sent: u64,
     pub messages_delivered: u64,
     pub inputs_rejected: u64,
+    /// Datagrams dropped because the receiver's buffer was full (a node far behind).
+    pub receive_buffer_drops: u64,
+    /// Coverage events reached (see [`crate::oracle::coverage`]), with how often.
+    pub coverage: BTreeMap<String, u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -88,6 +92,8 @@ pub struct Report {
     pub scenario: String,
     pub canaries: Vec<String>,
     pub plan_file: Option<String>,
+    /// Every knob the run used: the cluster's shape and the protocol's configuration.
+    pub knobs: crate::knobs::Knobs,
     pub verdict: Verdict,
     pub summary: Summary,
     /// FNV-1a over every observation and nemesis action, in order.
@@ -103,6 +109,7 @@ impl Report {
         let canaries =
             if self.canaries.is_empty() { String::new() } else { format!(" canaries={}", self.canaries.join(",")) };
         let _ = writeln!(text, "seed {} scenario {}{canaries}: {}", self.seed, self.scenario, self.verdict.label());
+        let _ = writeln!(text, "  knobs: {}", crate::knobs::headline(&self.knobs));
         let faults: Vec<String> =
             summary.faults_injected.iter().map(|(kind, count)| format!("{kind}={count}")).collect();
         let _ = writeln!(
@@ -132,14 +139,18 @@ impl Report {
         let _ = writeln!(text, "  final shards per node: {}", balance.join(" "));
         let _ = writeln!(
             text,
-            "  boots: nodes {} coordinator {}; messages sent {} delivered {}; steps {}; inputs rejected {}",
+            "  boots: nodes {} coordinator {}; messages sent {} delivered {} (dropped at full buffers {}); steps {}; inputs rejected {}",
             summary.node_boots,
             summary.coordinator_boots,
             summary.messages_sent,
             summary.messages_delivered,
+            summary.receive_buffer_drops,
             summary.steps,
             summary.inputs_rejected
         );
+        let goals = crate::oracle::coverage::goals();
+        let reached = goals.iter().filter(|goal| summary.coverage.contains_key(*goal)).count();
+        let _ = writeln!(text, "  coverage: {reached} of {} events reached (--json lists them)", goals.len());
         let ratio = summary.simulated_ms as f64 / self.wall_ms.max(1) as f64;
         let _ = writeln!(
             text,

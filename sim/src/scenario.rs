@@ -79,6 +79,8 @@ pub struct Scenario {
     /// Fault kinds that may be on. In a swarm, each is drawn on or off per seed.
     pub fault_kinds: Vec<FaultKind>,
     pub swarm: bool,
+    /// Each seed draws the cluster's shape and every protocol knob (see [`crate::knobs`]).
+    pub knobs_drawn: bool,
     /// Scales how many faults and how long they last.
     pub intensity: f64,
     pub protocol: ProtocolConfig,
@@ -90,7 +92,7 @@ impl Scenario {
         let partitions = vec![Isolate, Split, OneWay, CutOffCoordinator, HotSpot];
         let (description, fault_kinds, swarm, intensity) = match name {
             ScenarioName::Swarm => (
-                "every fault kind possible; each seed draws which are on and how hard (swarm testing)",
+                "every fault kind possible; each seed draws which are on and how hard (swarm testing), the cluster's shape and every knob",
                 FaultKind::ALL.to_vec(),
                 true,
                 1.0,
@@ -130,6 +132,7 @@ impl Scenario {
             liveness_bound_ms: 30_000,
             fault_kinds,
             swarm,
+            knobs_drawn: swarm,
             intensity,
             protocol: ProtocolConfig { shard_count: 16, planner: PlannerKind::LoadBased, ..ProtocolConfig::default() },
         }

@@ -6,6 +6,7 @@
 //! ```
 
 use crate::faults::{generate, FaultPlan};
+use crate::knobs::{self, KnobError, Knobs};
 use crate::report::{Report, Summary, Verdict};
 use crate::scenario::{Scenario, ScenarioName};
 use shardsim_core::canary::Canary;
@@ -35,11 +36,25 @@ pub struct RunOutcome {
     pub trace_lines: Option<Vec<String>>,
 }
 
+impl RunOutcome {
+    /// A run that crashed, or could not start (its knobs conflict): a crash verdict with why.
+    pub fn crashed(message: String) -> RunOutcome {
+        RunOutcome {
+            verdict: Verdict::Crash { message },
+            summary: Summary::default(),
+            trace_hash: 0,
+            trace_lines: None,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Simulation {
     seed: u64,
     scenario: Scenario,
     plan: Option<(FaultPlan, Option<String>)>,
+    /// Knobs pinned over the scenario's (and the seed's draw), and the file they came from.
+    pins: Option<(Knobs, Option<String>)>,
     canaries: Vec<Canary>,
     keep_trace: bool,
     check_invariants: bool,
@@ -52,6 +67,7 @@ impl Simulation {
             seed,
             scenario: Scenario::named(ScenarioName::DEFAULT),
             plan: None,
+            pins: None,
             canaries: Vec::new(),
             keep_trace: false,
             check_invariants: true,
@@ -75,6 +91,19 @@ impl Simulation {
     pub fn plan(mut self, plan: FaultPlan, file: Option<String>) -> Simulation {
         self.plan = Some((plan, file));
         self
+    }
+
+    /// Pins these knobs over whatever the scenario and the seed's draw give; checked at
+    /// once, so a bad value is an error here rather than a crash mid-run. `file` names
+    /// where they came from, for the reproduce command.
+    pub fn knobs(mut self, pins: Knobs, file: Option<String>) -> Result<Simulation, KnobError> {
+        let mut scenario = self.scenario.clone();
+        if scenario.knobs_drawn {
+            knobs::draw(self.seed, &mut scenario);
+        }
+        knobs::pin(&mut scenario, &pins)?;
+        self.pins = Some((pins, file));
+        Ok(self)
     }
 
     pub fn canary(mut self, canary: Canary) -> Simulation {
@@ -107,22 +136,34 @@ impl Simulation {
         self.seed
     }
 
-    pub fn scenario_spec(&self) -> &Scenario {
-        &self.scenario
+    /// The scenario as this seed runs it: its knobs drawn (in a knob-swarm scenario) and
+    /// pinned.
+    pub fn scenario_spec(&self) -> Scenario {
+        let mut scenario = self.scenario.clone();
+        if scenario.knobs_drawn {
+            knobs::draw(self.seed, &mut scenario);
+        }
+        if let Some((pins, _)) = &self.pins {
+            knobs::pin(&mut scenario, pins).expect("pins were checked when they were set");
+        }
+        scenario
     }
 
-    /// The fault plan this simulation will run.
+    /// The fault plan this simulation will run, with the knobs it runs under.
     pub fn fault_plan(&self) -> FaultPlan {
-        match &self.plan {
+        let scenario = self.scenario_spec();
+        let mut plan = match &self.plan {
             Some((plan, _)) => plan.clone(),
-            None => generate(self.seed, &self.scenario),
-        }
+            None => generate(self.seed, &scenario),
+        };
+        plan.knobs = knobs::listing(&scenario);
+        plan
     }
 
     pub fn spec(&self) -> RunSpec {
         RunSpec {
             seed: self.seed,
-            scenario: self.scenario.clone(),
+            scenario: self.scenario_spec(),
             plan: self.fault_plan(),
             plan_file: self.plan.as_ref().and_then(|(_, file)| file.clone()),
             canaries: self.canaries.clone(),
@@ -140,6 +181,9 @@ impl Simulation {
         }
         if let Some((_, Some(file))) = &self.plan {
             command.push_str(&format!(" --plan {file}"));
+        }
+        if let Some((_, Some(file))) = &self.pins {
+            command.push_str(&format!(" --knobs {file}"));
         }
         command
     }
@@ -159,12 +203,7 @@ impl Simulation {
                 .cloned()
                 .or_else(|| payload.downcast_ref::<&str>().map(|text| text.to_string()))
                 .unwrap_or_else(|| "panic with a non-text payload".to_string());
-            RunOutcome {
-                verdict: Verdict::Crash { message },
-                summary: Summary::default(),
-                trace_hash: 0,
-                trace_lines: None,
-            }
+            RunOutcome::crashed(message)
         })
     }
 
@@ -180,6 +219,7 @@ impl Simulation {
             scenario: self.scenario.name.to_string(),
             canaries: self.canaries.iter().map(|canary| canary.to_string()).collect(),
             plan_file: self.plan.as_ref().and_then(|(_, file)| file.clone()),
+            knobs: knobs::listing(&self.scenario_spec()),
             verdict: outcome.verdict,
             summary: outcome.summary,
             trace_hash: format!("{:016x}", outcome.trace_hash),

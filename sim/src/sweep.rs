@@ -1,9 +1,10 @@
 //! Many seeds in parallel: one thread per seed (madsim keeps a runtime per thread), a
 //! report of every failure with the command that reproduces it.
 
+use crate::knobs::Knobs;
 use crate::report::{exit_code, Report, Verdict};
 use crate::scenario::ScenarioName;
-use crate::simulation::Simulation;
+use crate::simulation::{RunOutcome, Simulation};
 use serde::{Deserialize, Serialize};
 use shardsim_core::canary::Canary;
 use std::ops::Range;
@@ -17,6 +18,8 @@ pub struct SweepOptions {
     pub scenario: ScenarioName,
     pub canaries: Vec<Canary>,
     pub fail_fast: bool,
+    /// Knobs pinned for every seed, and the file they came from.
+    pub pins: Option<(Knobs, String)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -87,7 +90,13 @@ pub fn sweep(options: &SweepOptions, mut on_report: impl FnMut(&Report)) -> Swee
             for canary in &options.canaries {
                 simulation = simulation.canary(*canary);
             }
-            let report = simulation.run();
+            let report = match &options.pins {
+                None => simulation.run(),
+                Some((pins, file)) => match simulation.clone().knobs(pins.clone(), Some(file.clone())) {
+                    Ok(pinned) => pinned.run(),
+                    Err(error) => simulation.report(RunOutcome::crashed(error.to_string()), 0),
+                },
+            };
             if options.fail_fast && !report.verdict.is_pass() {
                 stop.store(true, Ordering::SeqCst);
             }

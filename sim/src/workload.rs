@@ -1,7 +1,11 @@
 //! The clients' workload: a steady rate of writes over every shard, skewed towards a hot
 //! shard that the nemesis moves, so there is always load to rebalance.
 
-use shardsim_core::{Entropy, ShardId};
+use shardsim_core::{EntityKey, Entropy, ShardId};
+
+/// Entities each shard's writes go to: few enough that every one lives on its owner and
+/// is handed off at every cut-over.
+pub const ENTITIES_PER_SHARD: u32 = 4;
 
 #[derive(Clone, Debug)]
 pub struct Workload {
@@ -27,7 +31,13 @@ impl Workload {
         }
     }
 
-    pub fn next_shard(&mut self, entropy: &mut dyn Entropy) -> ShardId {
+    /// The next write's shard and entity.
+    pub fn next_write(&mut self, entropy: &mut dyn Entropy) -> (ShardId, EntityKey) {
+        let shard = self.next_shard(entropy);
+        (shard, EntityKey(entropy.below(u64::from(ENTITIES_PER_SHARD)) as u32))
+    }
+
+    fn next_shard(&mut self, entropy: &mut dyn Entropy) -> ShardId {
         if self.sweeping && entropy.below(2) == 0 {
             let shard = ShardId(self.sweep_next % self.shard_count.max(1));
             self.sweep_next = self.sweep_next.wrapping_add(1);

@@ -204,13 +204,16 @@ impl Membership {
         self.last_change_at = now;
     }
 
+    /// No member joining or suspect.
+    pub fn is_settled(&self) -> bool {
+        self.members
+            .values()
+            .all(|member| member.record.decommissioned || matches!(member.liveness, Liveness::Active | Liveness::Down))
+    }
+
     /// The election gate: no member joining or suspect, nothing changed lately.
     pub fn is_stable(&self, now: Instant, config: &ProtocolConfig) -> bool {
-        let settled = self
-            .members
-            .values()
-            .all(|member| member.record.decommissioned || matches!(member.liveness, Liveness::Active | Liveness::Down));
-        settled && now.ms_since(self.last_change_at) >= config.membership_stable_ms
+        self.is_settled() && now.ms_since(self.last_change_at) >= config.membership_stable_ms
     }
 
     /// The active member with the highest CPU.

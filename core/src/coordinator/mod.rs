@@ -21,7 +21,7 @@ use crate::observation::Observation;
 use crate::rebalancer::Rebalancer;
 use crate::routing::RoutingTable;
 use crate::tracker::MigrationTracker;
-use crate::wire::{decode, Message};
+use crate::wire::{decode, Fate, Message};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -128,6 +128,9 @@ impl Coordinator {
             }
             (ActorId::Node(_), Message::FateQuery { migration, shard, from_epoch }) => {
                 let fate = self.fate(migration, shard, from_epoch);
+                if fate != Fate::InProgress {
+                    out.observe(Observation::FateAnswered { migration, shard, fate });
+                }
                 out.send(self.me(), from, Some(sender.incarnation), Message::FateReply { migration, shard, fate });
                 Ok(())
             }

@@ -10,7 +10,7 @@ use crate::load::{ClusterView, NodeView, ShardLoad, ShardView};
 use crate::log::Digest;
 use crate::observation::Observation;
 use crate::phase::{AbortReason, Phase};
-use crate::planner::{self, allocate_least_shard, Move};
+use crate::planner::{self, allocate_least_shard, Move, PlanSource};
 use crate::rebalancer::{GateInputs, RebalancerTiming, TickDecision};
 use crate::routing::Route;
 use crate::storage::{put, StorageKey};
@@ -245,6 +245,11 @@ impl Coordinator {
         let shard = self.tracker.get(migration).expect("known").shard;
         out.observe(Observation::MigrationPhase { migration, shard, from, to });
         if to.is_terminal() {
+            // A drain has room for its next move: plan it soon rather than a full interval
+            // later. Load moves wait: the new owner's rates are not measured yet.
+            if self.members.iter().any(|(_, member)| member.record.draining && !member.record.decommissioned) {
+                self.rebalancer.kick();
+            }
             self.liaisons.remove(&migration);
             for op in self.tracker.prune() {
                 out.persist(op);
@@ -336,6 +341,10 @@ impl Coordinator {
                 migrating: self.tracker.active_for_shard(shard).is_some(),
             })
             .collect();
+        if self.config.has_canary(Canary::CapsIgnored) {
+            // The planted bug: the planners are told nothing is in flight.
+            return ClusterView { nodes, shards, active_by_node: Vec::new(), active_total: 0 };
+        }
         ClusterView {
             nodes,
             shards,
@@ -381,11 +390,7 @@ impl Coordinator {
     }
 
     fn maybe_rebalance(&mut self, now: Instant, out: &mut Outbox) {
-        let settled = now.ms_since(self.booted_at) >= self.config.election_grace_ms;
-        let gate = GateInputs {
-            membership_stable: settled && self.members.is_stable(now, &self.config),
-            busiest: self.members.busiest(),
-        };
+        let gate = GateInputs { membership_stable: self.membership_settled(now), busiest: self.busiest() };
         let timing = RebalancerTiming {
             interval_ms: self.config.rebalance_interval_ms,
             min_interval_ms: self.config.rebalance_min_interval_ms,
@@ -397,14 +402,62 @@ impl Coordinator {
                 out.observe(Observation::RebalanceSkipped { reason: "membership unstable".to_string() })
             }
             TickDecision::SkipBackpressure { node, cpu_permille } => {
-                out.observe(Observation::RebalanceSkipped { reason: format!("{node} at {cpu_permille} permille CPU") })
+                out.observe(Observation::RebalanceSkipped { reason: format!("{node} at {cpu_permille} permille CPU") });
+                // A leaving node must empty however hot the cluster runs: drains ignore
+                // back-pressure (but not the election gate, which `decide` checked first).
+                let view = self.planner_view();
+                let drain = planner::plan_drain_for(&view, &self.config);
+                self.dispatch(now, PlanSource::Drain, view, drain, out);
             }
             TickDecision::Plan => {
-                let view = self.cluster_view();
-                for planned in planner::plan(&view, &self.config) {
-                    self.begin_migration(now, planned, out);
-                }
+                let view = self.planner_view();
+                let (source, moves) = planner::plan(&view, &self.config);
+                self.dispatch(now, source, view, moves, out);
             }
+        }
+    }
+
+    /// The election gate: settled after the boot grace, with stable membership (only the
+    /// joining and suspect members count under the `ElectionGateSkipped` canary).
+    fn membership_settled(&self, now: Instant) -> bool {
+        if self.config.has_canary(Canary::ElectionGateSkipped) {
+            return self.members.is_settled();
+        }
+        let graced = now.ms_since(self.booted_at) >= self.config.election_grace_ms;
+        graced && self.members.is_stable(now, &self.config)
+    }
+
+    /// The busiest member (nobody, under the `BackpressureIgnored` canary).
+    fn busiest(&self) -> Option<(crate::ids::NodeId, u32)> {
+        (!self.config.has_canary(Canary::BackpressureIgnored)).then(|| self.members.busiest()).flatten()
+    }
+
+    /// The planners' view, as the canaries that distort it see it.
+    fn planner_view(&self) -> ClusterView {
+        let mut view = self.cluster_view();
+        if self.config.has_canary(Canary::DrainingForgotten) {
+            for node in view.nodes.iter_mut() {
+                node.accepts_shards |=
+                    self.members.get(node.node).is_some_and(|member| member.liveness == Liveness::Active);
+            }
+        }
+        if self.config.has_canary(Canary::EmptyNodesIgnored) {
+            let holding: Vec<crate::ids::NodeId> = view.shards.iter().map(|shard| shard.owner).collect();
+            for node in view.nodes.iter_mut().filter(|node| !holding.contains(&node.node)) {
+                node.accepts_shards = false;
+            }
+        }
+        view
+    }
+
+    /// Observes the plan with the view it came from, then starts its moves.
+    fn dispatch(&mut self, now: Instant, source: PlanSource, view: ClusterView, moves: Vec<Move>, out: &mut Outbox) {
+        if moves.is_empty() {
+            return;
+        }
+        out.observe(Observation::PlanDispatched { source, view, moves: moves.clone() });
+        for planned in moves {
+            self.begin_migration(now, planned, out);
         }
     }
 

@@ -1,6 +1,6 @@
 //! The coordinator's decisions as a node applies them: assignment, commit, abort, fate.
 
-use super::{DataNode, ShardState};
+use super::{DataNode, EntityStop, ShardState};
 use crate::canary::Canary;
 use crate::effects::Outbox;
 use crate::ids::{Address, Epoch, MigrationId, NodeId, ShardId};
@@ -50,10 +50,13 @@ impl DataNode {
                 if epoch > current && owner != self.node =>
             {
                 self.sources.remove(&shard);
+                // The handoff stopped them before the seal; any left missed it (a node
+                // that missed the whole cut-over, or the `SealBeforeHandoff` canary).
+                self.stop_entities(shard, usize::MAX, EntityStop::ShardMoved, out);
                 // Keep the log until the coordinator has seen the new owner hold it.
                 self.set_role(shard, ShardRole::Forwarding { owner, address, epoch, retained: true }, out);
                 let state = self.shards.get_mut(&shard).expect("known");
-                state.entities.clear();
+                state.clients.clear();
                 (state.writes_per_s, state.reads_per_s) = (0, 0);
                 out.observe(Observation::ShardForwarded { node: self.node, shard, owner, epoch });
             }

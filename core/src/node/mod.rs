@@ -6,12 +6,15 @@
 
 mod clients;
 mod decisions;
+mod entity;
 mod heartbeat;
 mod recovery;
 mod shard;
 mod source;
 mod target;
 
+pub(crate) use clients::ClientWrite;
+pub use entity::{EntityState, EntityStop};
 pub(crate) use recovery::next_incarnation;
 pub use recovery::ActorMeta;
 pub use shard::ShardState;
@@ -124,8 +127,9 @@ impl DataNode {
             (ActorId::Node(_), Message::ChunkAck { migration, shard, applied_index }) => {
                 self.on_chunk_ack(now, sender, migration, shard, applied_index, out)
             }
-            (ActorId::Client(client), Message::Write { shard, epoch, write_id, payload }) => {
-                self.on_write(from, sender, client, shard, epoch, write_id, payload, out)
+            (ActorId::Client(client), Message::Write { shard, epoch, write_id, entity, payload }) => {
+                let write = ClientWrite { client, shard, epoch, write_id, entity, payload };
+                self.on_write(from, sender, write, out)
             }
             (ActorId::Client(client), Message::Read { shard, epoch, .. }) => {
                 self.on_read(from, sender, client, shard, epoch, out)
@@ -151,12 +155,22 @@ impl DataNode {
                 (SourceStage::Streaming, ShardRole::Owned { epoch }) => {
                     assert_eq!(epoch, stream.from_epoch(), "source stream epoch drifted")
                 }
-                (SourceStage::HandingOff { .. } | SourceStage::Sealed { .. }, ShardRole::Fenced { migration, .. }) => {
+                (SourceStage::HandingOff | SourceStage::Sealed { .. }, ShardRole::Fenced { migration, .. }) => {
                     assert_eq!(migration, stream.migration(), "fenced for another migration")
                 }
                 (stage, role) => panic!("source stream {stage:?} on {shard} with role {role:?}"),
             }
             assert!(stream.acked() <= state.log.last_index(), "target acked past the source's log");
+        }
+        for (shard, state) in &self.shards {
+            let serving = matches!(state.role, ShardRole::Owned { .. } | ShardRole::Fenced { .. });
+            assert!(
+                serving || state.entities.is_empty(),
+                "{shard} has live entities on {} while held as {:?}",
+                self.node,
+                state.role
+            );
+            assert!(state.entities.len() <= self.config.entities_per_shard_max.max(1), "entity bound broken");
         }
     }
 }

@@ -1,6 +1,7 @@
 //! One shard as a data node holds it: its role, its log, and its live entities.
 
-use crate::ids::{Address, ClientId};
+use super::entity::EntityState;
+use crate::ids::{Address, ClientId, EntityKey};
 use crate::log::ShardLog;
 use crate::wire::ShardRole;
 use std::collections::BTreeMap;
@@ -9,8 +10,10 @@ use std::collections::BTreeMap;
 pub struct ShardState {
     pub role: ShardRole,
     pub log: ShardLog,
-    /// Clients that wrote here lately: the live entities handed off at cut-over.
-    pub entities: BTreeMap<ClientId, Address>,
+    /// Live entities; at most `entities_per_shard_max`, only while the shard is owned.
+    pub entities: BTreeMap<EntityKey, EntityState>,
+    /// Clients that wrote here lately: told the shard is moving when the handoff begins.
+    pub clients: BTreeMap<ClientId, Address>,
     pub writes_in_window: u64,
     pub reads_in_window: u64,
     /// Rates over the last complete load window, as heartbeats report them.
@@ -24,6 +27,7 @@ impl ShardState {
             role,
             log: ShardLog::new(),
             entities: BTreeMap::new(),
+            clients: BTreeMap::new(),
             writes_in_window: 0,
             reads_in_window: 0,
             writes_per_s: 0,

@@ -2,9 +2,10 @@
 //! on cut-over, hand off live entities, seal, and report to the coordinator.
 
 use super::DataNode;
+use super::EntityStop;
 use crate::canary::Canary;
 use crate::effects::Outbox;
-use crate::ids::{Address, ClientId, Epoch, Instant, LogIndex, MigrationId, PeerIdentity, ShardId};
+use crate::ids::{Epoch, Instant, LogIndex, MigrationId, PeerIdentity, ShardId};
 use crate::input::InputError;
 use crate::log::Digest;
 use crate::observation::Observation;
@@ -14,8 +15,8 @@ use crate::wire::{Message, ShardRole, SourceProgress};
 pub enum SourceStage {
     /// Base copy and catch-up: writes still flow.
     Streaming,
-    /// Fenced; telling live entities to stop, a batch per tick.
-    HandingOff { remaining: Vec<(ClientId, Address)> },
+    /// Fenced; stopping live entities, a batch per tick (no new one starts while fenced).
+    HandingOff,
     /// Fenced and sealed at `index`; waiting for the coordinator's decision.
     Sealed { index: LogIndex, digest: Digest },
 }
@@ -173,14 +174,17 @@ impl DataNode {
                 self.set_role(shard, ShardRole::Fenced { epoch, migration }, out);
                 tracing::debug!(%shard, %migration, %epoch, "fenced for cut-over");
                 out.observe(Observation::ShardFenced { node: self.node, shard, migration, epoch });
-                let remaining: Vec<(ClientId, Address)> =
-                    self.shards[&shard].entities.iter().map(|(client, address)| (*client, *address)).collect();
+                // Clients hold their writes while the shard moves, rather than retry into the fence.
+                let me = self.me();
+                for address in self.shards[&shard].clients.values() {
+                    out.send(me, *address, None, Message::ShardMoving { shard });
+                }
                 let stream = self.sources.get_mut(&shard).expect("checked");
-                stream.stage = SourceStage::HandingOff { remaining };
+                stream.stage = SourceStage::HandingOff;
                 stream.fenced_at = Some(now);
                 self.hand_off(now, shard, out);
             }
-            SourceStage::HandingOff { .. } => {}
+            SourceStage::HandingOff => {}
             SourceStage::Sealed { index, .. } => {
                 if self.seal_reportable(stream.acked, index) {
                     self.report_sealed(now, shard, out);
@@ -190,23 +194,25 @@ impl DataNode {
         Ok(())
     }
 
-    /// One batch of the entity handoff; seals when none remain.
+    /// One batch of the entity handoff; seals when none remain (at once, under the
+    /// `SealBeforeHandoff` canary, which leaves the entities live until the commit).
     fn hand_off(&mut self, now: Instant, shard: ShardId, out: &mut Outbox) {
         let batch = self.config.handoff_batch_entities.max(1);
-        let me = self.me();
-        let stream = self.sources.get_mut(&shard).expect("handing off a known stream");
-        let SourceStage::HandingOff { remaining } = &mut stream.stage else {
+        let stream = &self.sources[&shard];
+        if stream.stage != SourceStage::HandingOff {
             return;
-        };
-        let split = remaining.len().saturating_sub(batch);
-        for (_, address) in remaining.drain(split..) {
-            out.send(me, address, None, Message::ShardMoving { shard });
         }
-        let (migration, left) = (stream.migration, remaining.len() as u32);
-        out.observe(Observation::HandoffProgress { node: self.node, shard, migration, remaining: left });
+        let migration = stream.migration;
+        let left = if self.config.has_canary(Canary::SealBeforeHandoff) {
+            0
+        } else {
+            self.stop_entities(shard, batch, EntityStop::HandedOff, out)
+        };
+        out.observe(Observation::HandoffProgress { node: self.node, shard, migration, remaining: left as u32 });
         if left > 0 {
             return;
         }
+        let stream = self.sources.get_mut(&shard).expect("handing off a known stream");
         let log = &self.shards[&shard].log;
         let (index, digest) = (log.last_index(), log.digest());
         stream.stage = SourceStage::Sealed { index, digest };
@@ -235,7 +241,7 @@ impl DataNode {
             let report_due = quiet(stream.last_report_at, self.config.migration_resend_ms);
             match stream.stage {
                 SourceStage::Streaming if report_due => self.report_progress(now, shard, out),
-                SourceStage::HandingOff { .. } => self.hand_off(now, shard, out),
+                SourceStage::HandingOff => self.hand_off(now, shard, out),
                 SourceStage::Sealed { index, .. } if report_due && self.seal_reportable(stream.acked, index) => {
                     self.report_sealed(now, shard, out)
                 }

@@ -9,8 +9,14 @@ use std::collections::BTreeMap;
 /// Each shard of a non-accepting node goes to the accepting node with the fewest shards
 /// (counts updated as moves are planned; ties to the lowest id). O(S + moves * N).
 pub fn plan_drain(view: &ClusterView, caps: MigrationCaps) -> Vec<Move> {
+    plan_drain_with(view, caps, false)
+}
+
+/// `any_target` plants the `DrainingTarget` canary: every other member may take a shard,
+/// another leaving one included.
+pub(crate) fn plan_drain_with(view: &ClusterView, caps: MigrationCaps, any_target: bool) -> Vec<Move> {
     let mut counts: BTreeMap<NodeId, usize> =
-        view.nodes.iter().filter(|node| node.accepts_shards).map(|node| (node.node, 0)).collect();
+        view.nodes.iter().filter(|node| node.accepts_shards || any_target).map(|node| (node.node, 0)).collect();
     let leaving: Vec<NodeId> = view.nodes.iter().filter(|node| !node.accepts_shards).map(|node| node.node).collect();
     if leaving.is_empty() || counts.is_empty() {
         return Vec::new();

@@ -35,6 +35,16 @@ pub fn allocate_least_shard(view: &ClusterView, new_shards: &[ShardId]) -> Vec<(
 /// the gap exceeds the threshold (at least 1), so the target ends at most at the source's
 /// new count: no overshoot.
 pub fn plan_least_shard(view: &ClusterView, config: LeastShardConfig, caps: MigrationCaps) -> Vec<Move> {
+    plan_least_shard_with(view, config, caps, false)
+}
+
+/// `threshold_ignored` plants the `LeastShardOvershoot` canary: any gap of one shard moves.
+pub(crate) fn plan_least_shard_with(
+    view: &ClusterView,
+    config: LeastShardConfig,
+    caps: MigrationCaps,
+    threshold_ignored: bool,
+) -> Vec<Move> {
     let accepting: BTreeSet<NodeId> =
         view.nodes.iter().filter(|node| node.accepts_shards).map(|node| node.node).collect();
     let mut owned: BTreeMap<NodeId, Vec<ShardId>> = view.nodes.iter().map(|node| (node.node, Vec::new())).collect();
@@ -71,7 +81,8 @@ pub fn plan_least_shard(view: &ClusterView, config: LeastShardConfig, caps: Migr
             .map(|(node, count)| (*node, *count));
         let Some((to, to_count)) = least else { break };
         // A gap of at least 2 leaves the target no fuller than the source after the move.
-        if from_count <= to_count + config.rebalance_threshold_shards.max(1) {
+        let threshold = if threshold_ignored { 0 } else { config.rebalance_threshold_shards.max(1) };
+        if from_count <= to_count + threshold {
             break;
         }
         let shard = owned.get_mut(&from).expect("owner known").pop().expect("checked non-empty");

@@ -50,6 +50,17 @@ pub fn shard_scores(view: &ClusterView, weights: &LoadWeights) -> Vec<f64> {
 ///
 /// Complexity: O(S log S + moves * (N + S/N)) for S shards on N nodes.
 pub fn plan_load_based(view: &ClusterView, weights: &LoadWeights, threshold: f64, caps: MigrationCaps) -> Vec<Move> {
+    plan_load_based_with(view, weights, threshold, caps, false)
+}
+
+/// `overshoot` plants the `PlannerOvershoot` canary: any movable shard may go, however hot.
+pub(crate) fn plan_load_based_with(
+    view: &ClusterView,
+    weights: &LoadWeights,
+    threshold: f64,
+    caps: MigrationCaps,
+    overshoot: bool,
+) -> Vec<Move> {
     let scores = shard_scores(view, weights);
     let accepting: BTreeSet<NodeId> =
         view.nodes.iter().filter(|node| node.accepts_shards).map(|node| node.node).collect();
@@ -109,7 +120,7 @@ pub fn plan_load_based(view: &ClusterView, weights: &LoadWeights, threshold: f64
             continue;
         }
         let room = ceiling.get(&to).map_or(f64::INFINITY, |ceiling| ceiling - to_score);
-        let largest_score = (gap / 2.0).min(room);
+        let largest_score = if overshoot { f64::INFINITY } else { (gap / 2.0).min(room) };
         let shards = movable.entry(from).or_default();
         let Some(position) = shards.iter().position(|(score, _)| *score <= largest_score && *score > 0.0) else {
             set_aside.insert(from);

@@ -34,6 +34,19 @@ fn core_address(socket: SocketAddr) -> Address {
 
 /// An fsync takes between these many microseconds.
 const FSYNC_LATENCY_US: std::ops::Range<u64> = 50..1_000;
+/// Datagrams an actor's receive buffer holds; more are dropped, as a full socket does.
+const RECEIVE_BUFFER_DATAGRAMS: usize = 4_096;
+
+/// Moves datagrams from the endpoint into the actor's FIFO buffer as they arrive, so the
+/// actor reads them in arrival order however far behind it runs. Dies with the node.
+async fn fill_receive_buffer(world: SharedWorld, endpoint: Endpoint, buffer: async_channel::Sender<(Bytes, Address)>) {
+    while let Ok((payload, from)) = endpoint.recv_from_raw(0).await {
+        let Ok(bytes) = payload.downcast::<Bytes>() else { continue };
+        if buffer.try_send((*bytes, core_address(from))).is_err() {
+            world.lock().stats.receive_buffer_drops += 1;
+        }
+    }
+}
 
 struct Task {
     world: SharedWorld,
@@ -48,7 +61,7 @@ impl Task {
         &mut self,
         input: impl FnOnce(&mut crate::actors::Actors, Instant) -> (Result<(), InputError>, Vec<Output>),
     ) -> bool {
-        let outputs = {
+        let (now, outputs) = {
             let mut world = self.world.lock();
             if world.violation.is_some() {
                 return false;
@@ -59,14 +72,14 @@ impl Task {
                 world.stats.inputs_rejected += 1;
                 tracing::debug!(actor = %self.actor, %error, "input rejected");
             }
-            outputs
+            (now, outputs)
         };
-        self.carry_out(outputs).await;
+        self.carry_out(now, outputs).await;
         self.world.lock().after_step(self.actor);
         true
     }
 
-    async fn carry_out(&mut self, outputs: Vec<Output>) {
+    async fn carry_out(&mut self, now: Instant, outputs: Vec<Output>) {
         let mut unsynced = false;
         for output in outputs {
             match output {
@@ -87,7 +100,7 @@ impl Task {
                         self.fsync().await;
                         unsynced = false;
                     }
-                    self.world.lock().observe(self.actor, &observation);
+                    self.world.lock().observe(now, self.actor, &observation);
                 }
             }
         }
@@ -124,8 +137,8 @@ pub async fn run_actor(world: SharedWorld, actor: ActorId) {
         tracing::error!(%actor, %address, "cannot bind");
         return;
     };
-    let receiver = endpoint.clone();
-    let mut incoming = Box::pin(receiver.recv_from_raw(0));
+    let (buffer, received) = async_channel::bounded(RECEIVE_BUFFER_DATAGRAMS);
+    madsim::task::spawn(fill_receive_buffer(world.clone(), endpoint.clone(), buffer));
     let mut task = Task { world, actor, endpoint, timer: None };
     let is_client = matches!(actor, ActorId::Client(_));
     let mut next_write_at = Instant::ZERO;
@@ -149,9 +162,9 @@ pub async fn run_actor(world: SharedWorld, actor: ActorId) {
         if is_client && next_write_at <= now {
             let (command, interval_ms) = {
                 let mut world = task.world.lock();
-                let shard = world.workload.next_shard(&mut MadsimEntropy);
+                let (shard, entity) = world.workload.next_write(&mut MadsimEntropy);
                 let payload = Bytes::from(madsim::rand::random::<u64>().to_le_bytes().to_vec());
-                (Command::Write { shard, payload }, world.workload.write_interval_ms)
+                (Command::Write { shard, entity, payload }, world.workload.write_interval_ms)
             };
             next_write_at = now.plus_ms(interval_ms);
             if !task.step(|actors, now| actors.handle(actor, now, Input::Command(&command), &mut MadsimEntropy)).await {
@@ -164,14 +177,10 @@ pub async fn run_actor(world: SharedWorld, actor: ActorId) {
             wake = wake.min(next_write_at);
         }
         let wait = Duration::from_millis(wake.ms_since(now).max(1));
-        // The receive future lives across wake-ups: dropping it mid-receive would lose the
-        // datagram it had already taken from the mailbox.
-        match select(incoming.as_mut(), std::pin::pin!(sleep(wait))).await {
-            Either::Left((Ok((payload, from)), _)) => {
-                incoming = Box::pin(receiver.recv_from_raw(0));
-                let Ok(bytes) = payload.downcast::<Bytes>() else { continue };
+        // Dropping a pending `recv` of the buffer loses nothing: the datagram stays queued.
+        match select(std::pin::pin!(received.recv()), std::pin::pin!(sleep(wait))).await {
+            Either::Left((Ok((bytes, from)), _)) => {
                 task.world.lock().stats.messages_delivered += 1;
-                let from = core_address(from);
                 if !task
                     .step(|actors, now| {
                         actors.handle(actor, now, Input::Datagram { from, bytes: &bytes }, &mut MadsimEntropy)

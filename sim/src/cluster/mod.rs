@@ -129,6 +129,8 @@ async fn supervise(spec: RunSpec) -> RunOutcome {
             now
         };
         let mut in_a_row = 0;
+        // A cluster that flaps between converged and not fails with what was unmet last.
+        let mut last_unmet = Vec::new();
         loop {
             sleep(Duration::from_millis(LIVENESS_CHECK_MS)).await;
             let world = world.lock();
@@ -138,6 +140,9 @@ async fn supervise(spec: RunSpec) -> RunOutcome {
             let now = world.now();
             let unmet = world.oracle.liveness_unmet(&world.actors);
             in_a_row = if unmet.is_empty() { in_a_row + 1 } else { 0 };
+            if !unmet.is_empty() {
+                last_unmet = unmet.clone();
+            }
             if in_a_row >= LIVENESS_CHECKS_IN_A_ROW {
                 verdict = Some(match world.oracle.final_check(now, &world.actors) {
                     Ok(()) => Verdict::Pass,
@@ -146,6 +151,7 @@ async fn supervise(spec: RunSpec) -> RunOutcome {
                 break;
             }
             if now.ms_since(liveness_started) >= scenario.liveness_bound_ms {
+                let unmet = if unmet.is_empty() { last_unmet } else { unmet };
                 verdict = Some(Verdict::from_violation(world.oracle.liveness_violation(now, unmet)));
                 break;
             }
@@ -185,5 +191,7 @@ fn summarize(world: &World, nemesis: &Nemesis) -> Summary {
         messages_sent: world.stats.messages_sent,
         messages_delivered: world.stats.messages_delivered,
         inputs_rejected: world.stats.inputs_rejected,
+        receive_buffer_drops: world.stats.receive_buffer_drops,
+        coverage: world.oracle.facts().coverage.counts().clone(),
     }
 }

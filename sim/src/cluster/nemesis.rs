@@ -4,7 +4,7 @@
 
 use super::world::SharedWorld;
 use crate::actors::node_address;
-use crate::faults::{Fault, Target};
+use crate::faults::{Fault, FaultKind, Target};
 use madsim::net::NetSim;
 use madsim::runtime::Handle;
 use madsim::time::Duration;
@@ -26,7 +26,7 @@ pub struct Nemesis {
     world: SharedWorld,
     handle: Handle,
     net: std::sync::Arc<NetSim>,
-    active: BTreeMap<u64, Active>,
+    active: BTreeMap<u64, (FaultKind, Active)>,
     next_id: u64,
     clogged: BTreeSet<(madsim::task::NodeId, madsim::task::NodeId)>,
     pub injected: BTreeMap<String, u64>,
@@ -59,11 +59,15 @@ impl Nemesis {
     }
 
     fn note(&mut self, fault: &Fault, applied: bool, detail: String) {
-        let kind = format!("{:?}", fault.kind()).to_lowercase();
+        let kind = fault.kind();
         let counts = if applied { &mut self.injected } else { &mut self.skipped };
-        *counts.entry(kind).or_default() += 1;
+        *counts.entry(kind.name().to_string()).or_default() += 1;
         let verb = if applied { "inject" } else { "skip" };
-        self.world.lock().nemesis_note(&format!("{verb} {fault:?}{detail}"));
+        let mut world = self.world.lock();
+        world.nemesis_note(&format!("{verb} {fault:?}{detail}"));
+        if applied {
+            world.oracle.fault_started(kind, fault.heals_after_ms().is_some());
+        }
     }
 
     fn exists(&self, actor: ActorId) -> bool {
@@ -159,18 +163,21 @@ impl Nemesis {
         self.note(fault, true, String::new());
         let id = self.next_id;
         self.next_id += 1;
-        self.active.insert(id, active);
+        self.active.insert(id, (fault.kind(), active));
         self.apply_network();
         Some(id)
     }
 
     /// Ends one fault: its links open, its knob drops, its downed actor restarts.
     pub fn heal(&mut self, id: u64) {
-        let Some(active) = self.active.remove(&id) else { return };
+        let Some((kind, active)) = self.active.remove(&id) else { return };
         if let Active::Down(actor) = active {
             self.restart(actor);
         }
-        self.world.lock().nemesis_note(&format!("heal {active:?}"));
+        let mut world = self.world.lock();
+        world.nemesis_note(&format!("heal {active:?}"));
+        world.oracle.fault_ended(kind);
+        drop(world);
         self.apply_network();
     }
 
@@ -220,7 +227,7 @@ impl Nemesis {
 
     fn apply_network(&mut self) {
         let (mut loss, mut delay_ms, mut duplicate) = (0u32, 0u64, 0u32);
-        for active in self.active.values() {
+        for (_, active) in self.active.values() {
             match active {
                 Active::Loss(rate) => loss = loss.max(*rate),
                 Active::DelayMs(latency) => delay_ms = delay_ms.max(*latency),
@@ -241,7 +248,7 @@ impl Nemesis {
     fn reclog(&mut self) {
         let nodes = self.world.lock().madsim_nodes.clone();
         let mut wanted = BTreeSet::new();
-        for active in self.active.values() {
+        for (_, active) in self.active.values() {
             if let Active::Links(links) = active {
                 for (from, to) in links {
                     if let (Some(from), Some(to)) = (nodes.get(from), nodes.get(to)) {

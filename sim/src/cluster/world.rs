@@ -15,6 +15,7 @@ pub struct Stats {
     pub messages_sent: u64,
     pub messages_delivered: u64,
     pub inputs_rejected: u64,
+    pub receive_buffer_drops: u64,
 }
 
 pub struct World {
@@ -38,8 +39,9 @@ impl World {
         Instant(madsim::time::Instant::now().duration_since(self.started).as_millis() as u64)
     }
 
-    pub fn observe(&mut self, actor: ActorId, observation: &Observation) {
-        let now = self.now();
+    /// An observation, stamped with the time of the input that caused it: what the actor
+    /// saw as `now` (a wait for an fsync in between does not move it).
+    pub fn observe(&mut self, now: Instant, actor: ActorId, observation: &Observation) {
         self.trace.observation(now, actor, observation);
         if self.violation.is_some() || !self.check_invariants {
             return;

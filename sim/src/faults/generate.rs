@@ -144,5 +144,5 @@ pub fn generate(seed: u64, scenario: &Scenario) -> FaultPlan {
         }
     }
     events.sort_by_key(|event| event.at_ms);
-    FaultPlan { seed, scenario: scenario.name.to_string(), kinds_on, events }
+    FaultPlan { seed, scenario: scenario.name.to_string(), kinds_on, events, knobs: Default::default() }
 }

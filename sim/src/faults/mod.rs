@@ -47,6 +47,26 @@ impl FaultKind {
         FaultKind::Decommission,
         FaultKind::HotSpot,
     ];
+
+    /// The kind's name in reports, plans and coverage (as serde spells it).
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::Isolate => "isolate",
+            FaultKind::Split => "split",
+            FaultKind::OneWay => "one_way",
+            FaultKind::CutOffCoordinator => "cut_off_coordinator",
+            FaultKind::Loss => "loss",
+            FaultKind::Delay => "delay",
+            FaultKind::Duplicate => "duplicate",
+            FaultKind::CrashNode => "crash_node",
+            FaultKind::CrashCoordinator => "crash_coordinator",
+            FaultKind::Restart => "restart",
+            FaultKind::Replace => "replace",
+            FaultKind::Join => "join",
+            FaultKind::Decommission => "decommission",
+            FaultKind::HotSpot => "hot_spot",
+        }
+    }
 }
 
 /// Who a network or crash fault hits.
@@ -197,6 +217,9 @@ pub struct FaultPlan {
     /// The fault kinds the seed's swarm draw turned on.
     pub kinds_on: Vec<FaultKind>,
     pub events: Vec<FaultEvent>,
+    /// The knobs the run used; informative only, like `seed` (replay them with `--knobs`).
+    #[serde(default)]
+    pub knobs: crate::knobs::Knobs,
 }
 
 /// A plan file that cannot be used; the message says why and where.

@@ -249,7 +249,10 @@ impl Lab {
             Choice::ClientWrite(index) => {
                 let shard = shardsim_core::ShardId(u32::from(index) % self.config.shards.max(1));
                 self.writes += 1;
-                let command = Command::Write { shard, payload: Bytes::from(self.writes.to_le_bytes().to_vec()) };
+                // Two entities per shard: handoffs and restarts have something to carry.
+                let entity = shardsim_core::EntityKey((u32::from(index) / self.config.shards.max(1)) % 2);
+                let payload = Bytes::from(self.writes.to_le_bytes().to_vec());
+                let command = Command::Write { shard, entity, payload };
                 self.input(ActorId::Client(CLIENT), Input::Command(&command))?;
             }
             Choice::Decommission(index) => {

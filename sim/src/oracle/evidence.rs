@@ -54,11 +54,15 @@ pub fn shard_of(observation: &Observation) -> Option<ShardId> {
         | MigrationAborted { shard, .. }
         | RoutingCommitted { shard, .. }
         | ClientAcked { shard, .. }
-        | ClientGaveUp { shard, .. } => Some(*shard),
+        | ClientGaveUp { shard, .. }
+        | EntityStarted { shard, .. }
+        | EntityStopped { shard, .. }
+        | FateAnswered { shard, .. } => Some(*shard),
         NodeBooted { .. }
         | CoordinatorBooted { .. }
         | MemberChanged { .. }
         | RebalanceSkipped { .. }
+        | PlanDispatched { .. }
         | InputRejected { .. } => None,
     }
 }
@@ -95,7 +99,26 @@ impl Evidence {
         events
             .into_iter()
             .skip(skip)
-            .map(|(_, at, actor, observation)| format!("{:>7} ms  {actor}: {observation:?}", at.as_ms()))
+            .map(|(_, at, actor, observation)| format!("{:>7} ms  {actor}: {}", at.as_ms(), brief(observation)))
             .collect()
+    }
+}
+
+/// One line per event: `Debug`, except for a plan, whose view would fill a screen.
+fn brief(observation: &Observation) -> String {
+    match observation {
+        Observation::PlanDispatched { source, view, moves } => {
+            let moves: Vec<String> =
+                moves.iter().map(|planned| format!("{} {}->{}", planned.shard, planned.from, planned.to)).collect();
+            format!(
+                "PlanDispatched {} [{}] from a view of {} nodes, {} shards, {} active",
+                source.name(),
+                moves.join(", "),
+                view.nodes.len(),
+                view.shards.len(),
+                view.active_total
+            )
+        }
+        other => format!("{other:?}"),
     }
 }

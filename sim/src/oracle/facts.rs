@@ -1,12 +1,16 @@
 //! What the oracle has learnt so far from observations: the history its invariants read.
 
+use super::control::{self, PLANNER_SOUND, REBALANCE_GATES_RESPECTED, TARGETS_ACCEPTING_MEMBERS};
+use super::coverage::Coverage;
+use super::entities::{self, EntityAcks, ENTITY_SINGLE_HOME, ENTITY_STATE_CONTINUOUS};
 use super::state::{durable_log, ClusterState, EPOCH_MONOTONIC};
 use super::{liveness, migrations, writes, Check};
 use shardsim_core::log::Digest;
 use shardsim_core::phase::Phase;
 use shardsim_core::wire::ShardRole;
 use shardsim_core::{
-    ActorId, Epoch, Instant, LogIndex, MigrationId, NodeId, Observation, PeerIdentity, ProtocolConfig, ShardId, WriteId,
+    ActorId, EntityKey, Epoch, Instant, LogIndex, MigrationId, NodeId, Observation, PeerIdentity, ProtocolConfig,
+    ShardId, WriteId,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -68,6 +72,13 @@ pub struct Facts {
     pub moves_since_liveness: BTreeMap<ShardId, u32>,
     pub last_ack_at: BTreeMap<ShardId, Instant>,
     pub counters: Counters,
+    /// When the coordinator last booted: the start of its election grace.
+    pub coordinator_booted_at: Instant,
+    /// The last membership change the coordinator reported (or its boot, which restores
+    /// every member as suspect).
+    pub membership_changed_at: Option<Instant>,
+    pub entity_acks: BTreeMap<(ShardId, EntityKey), EntityAcks>,
+    pub coverage: Coverage,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -103,6 +114,7 @@ impl Facts {
     ) -> Vec<(&'static str, Check)> {
         self.sequence += 1;
         let moment = Moment { sequence: self.sequence, at };
+        self.coverage.observe(observation);
         match observation {
             Observation::NodeBooted { node, identity } => {
                 self.counters.node_boots += 1;
@@ -114,17 +126,36 @@ impl Facts {
                 self.acks_since_boot.remove(node);
                 checks
             }
-            Observation::WriteAcked { node, shard, epoch, write_id, index } => {
+            Observation::WriteAcked { node, shard, epoch, named_epoch, write_id, index, entity } => {
                 let single_writer = writes::single_writer(self, *node, *shard, *epoch);
                 let consistent = writes::ack_consistent(self, *shard, *write_id, *index);
+                let named = writes::acked_at_named_epoch(*node, *shard, *write_id, *epoch, *named_epoch);
                 self.first_acker.entry((*shard, *epoch)).or_insert(*node);
                 self.acks_since_boot.entry(*node).or_default().push((*shard, *write_id));
                 let acked = AckedWrite { index: *index, epoch: *epoch, node: *node };
                 if self.acked.entry(*shard).or_default().insert(*write_id, acked).is_none() {
                     self.counters.writes_acked += 1;
+                    let entity_acks = self.entity_acks.entry((*shard, *entity)).or_default();
+                    entity_acks.writes += 1;
+                    entity_acks.last_index = entity_acks.last_index.max(*index);
                 }
                 self.last_ack_at.insert(*shard, at);
-                vec![(writes::SINGLE_WRITER, single_writer), (writes::NO_LOST_ACKED_WRITE, consistent)]
+                vec![
+                    (writes::SINGLE_WRITER, single_writer),
+                    (writes::ACKED_AT_NAMED_EPOCH, named),
+                    (writes::NO_LOST_ACKED_WRITE, consistent),
+                ]
+            }
+            Observation::EntityStarted { node, shard, entity, state: started } => vec![
+                (ENTITY_SINGLE_HOME, entities::entity_single_home(*node, *shard, *entity, state)),
+                (ENTITY_STATE_CONTINUOUS, entities::entity_state_continuous(self, *node, *shard, *entity, *started)),
+            ],
+            Observation::PlanDispatched { source, view, moves } => {
+                vec![(PLANNER_SOUND, control::planner_sound(self, *source, view, moves))]
+            }
+            Observation::MemberChanged { .. } => {
+                self.membership_changed_at = Some(at);
+                vec![]
             }
             Observation::OwnershipTaken { node, shard, epoch, .. } => {
                 vec![(
@@ -160,6 +191,8 @@ impl Facts {
             }
             Observation::CoordinatorBooted { .. } => {
                 self.counters.coordinator_boots += 1;
+                self.coordinator_booted_at = at;
+                self.membership_changed_at = Some(at);
                 vec![(EPOCH_MONOTONIC, self.check_route_epochs(state))]
             }
             Observation::MigrationStarted { migration, shard, source, target, .. } => {
@@ -183,6 +216,14 @@ impl Facts {
                 let mut checks = vec![
                     (migrations::ONE_ACTIVE_MIGRATION_PER_SHARD, one_active),
                     (migrations::MIGRATION_CAPS, migrations::migration_caps(self)),
+                    (
+                        TARGETS_ACCEPTING_MEMBERS,
+                        control::targets_accepting_members(*migration, *source, *target, state),
+                    ),
+                    (
+                        REBALANCE_GATES_RESPECTED,
+                        control::rebalance_gates_respected(self, *migration, source_node, at, state),
+                    ),
                 ];
                 if self.liveness_started_at.is_some() {
                     let moves = self.moves_since_liveness.entry(*shard).or_default();

@@ -1,17 +1,24 @@
 //! Liveness, checked after every fault has healed: migrations end, every shard takes
 //! writes again, the cluster converges to balance and stays there.
 
+use super::balance::shard_scores;
 use super::facts::Facts;
 use super::state::ClusterState;
 use super::Check;
-use shardsim_core::planner;
+use shardsim_core::config::PlannerKind;
+use shardsim_core::coordinator::Liveness;
+use shardsim_core::load::ShardLoad;
 use shardsim_core::wire::ShardRole;
-use shardsim_core::ShardId;
+use shardsim_core::{NodeId, ShardId};
+use std::collections::BTreeMap;
 
 pub const CONVERGENCE: &str = "convergence";
 pub const NO_THRASHING: &str = "no_thrashing";
 /// Migrations of one shard allowed in the liveness phase before it counts as thrashing.
 pub const LIVENESS_MOVES_PER_SHARD_MAX: u32 = 3;
+/// Load scores are rates over windows, and the planner reads them a heartbeat late: the
+/// oracle calls a cluster unbalanced only past this multiple of the planner's threshold.
+pub const LOAD_THRESHOLD_SLACK: f64 = 1.5;
 
 pub fn no_thrashing(shard: ShardId, moves: u32) -> Check {
     if moves > LIVENESS_MOVES_PER_SHARD_MAX {
@@ -76,9 +83,102 @@ pub fn unmet(facts: &Facts, state: &dyn ClusterState) -> Vec<String> {
     if !unsettled.is_empty() {
         unmet.push(format!("routed owners do not serve {}", unsettled.join(", ")));
     }
-    let moves = planner::plan(&coordinator.cluster_view(), &facts.config);
-    if !moves.is_empty() {
-        unmet.push(format!("not balanced: the planner still wants {} moves", moves.len()));
+    unmet.extend(decommissions_unmet(state));
+    unmet.extend(balance_unmet(facts, state));
+    unmet
+}
+
+/// Every node being decommissioned ends decommissioned and empty.
+fn decommissions_unmet(state: &dyn ClusterState) -> Vec<String> {
+    let Some(coordinator) = state.coordinator() else { return Vec::new() };
+    let mut unmet = Vec::new();
+    for (node, member) in coordinator.members().iter() {
+        if member.record.draining && !member.record.decommissioned {
+            unmet.push(format!("{node} is still draining"));
+        }
+        let routed = coordinator.routing().owned_by(node).count();
+        if member.record.decommissioned && routed > 0 {
+            unmet.push(format!("{node} is decommissioned but still routed {routed} shards"));
+        }
     }
     unmet
+}
+
+/// The shards each node that accepts shards owns, with the loads it would report for
+/// them: the oracle's own view, from the nodes rather than from the coordinator's planner.
+fn accepting_holdings(state: &dyn ClusterState) -> Option<BTreeMap<NodeId, Vec<ShardLoad>>> {
+    let coordinator = state.coordinator()?;
+    let mut holdings = BTreeMap::new();
+    for (node, member) in coordinator.members().iter() {
+        let accepts = member.liveness == Liveness::Active && !member.record.draining && !member.record.decommissioned;
+        if !accepts {
+            continue;
+        }
+        let actor = state.node(node)?;
+        let loads: Vec<ShardLoad> = actor
+            .shards()
+            .iter()
+            .filter(|(_, held)| matches!(held.role, ShardRole::Owned { .. }))
+            .map(|(shard, held)| ShardLoad {
+                shard: *shard,
+                bytes: held.log.bytes(),
+                writes_per_s: held.writes_per_s,
+                reads_per_s: held.reads_per_s,
+            })
+            .collect();
+        holdings.insert(node, loads);
+    }
+    Some(holdings)
+}
+
+/// The cluster is balanced by the design's measure for its planner: shard counts within
+/// the least-shard threshold, or load scores within the load threshold (unless the
+/// hottest node holds only shards too hot to move without overshooting). An active empty
+/// node counts. Back-pressure holds rebalancing by design, so it waives the check.
+fn balance_unmet(facts: &Facts, state: &dyn ClusterState) -> Option<String> {
+    let holdings = accepting_holdings(state)?;
+    if holdings.len() < 2 {
+        return None;
+    }
+    let config = &facts.config;
+    let threshold = config.cpu_backpressure_threshold_permille;
+    if state.coordinator()?.members().iter().any(|(_, member)| member.load.cpu_permille > threshold) {
+        return None;
+    }
+    let counts: BTreeMap<NodeId, usize> = holdings.iter().map(|(node, loads)| (*node, loads.len())).collect();
+    let describe_counts = || counts.iter().map(|(node, count)| format!("{node}:{count}")).collect::<Vec<_>>().join(" ");
+    match config.planner {
+        PlannerKind::LeastShard => {
+            let (most, least) = (counts.values().max()?, counts.values().min()?);
+            let threshold = config.least_shard.rebalance_threshold_shards.max(1);
+            (most - least > threshold)
+                .then(|| format!("not balanced: shard counts {} differ by more than {threshold}", describe_counts()))
+        }
+        PlannerKind::LoadBased => load_unbalanced(facts, &holdings)
+            .map(|detail| format!("not balanced: {detail} (shards {})", describe_counts())),
+    }
+}
+
+fn load_unbalanced(facts: &Facts, holdings: &BTreeMap<NodeId, Vec<ShardLoad>>) -> Option<String> {
+    let loads: Vec<ShardLoad> = holdings.values().flatten().copied().collect();
+    let scores = shard_scores(&loads, holdings.len(), &facts.config.load_weights);
+    let mut node_scores: Vec<(NodeId, f64, Vec<f64>)> = Vec::new();
+    let mut position = 0;
+    for (node, held) in holdings {
+        let shard_scores = scores[position..position + held.len()].to_vec();
+        position += held.len();
+        node_scores.push((*node, shard_scores.iter().sum(), shard_scores));
+    }
+    let mean = node_scores.iter().map(|(_, score, _)| score).sum::<f64>() / node_scores.len() as f64;
+    let (hottest, hottest_score, hottest_shards) = node_scores.iter().max_by(|a, b| a.1.total_cmp(&b.1))?;
+    let (coldest, coldest_score, _) = node_scores.iter().min_by(|a, b| a.1.total_cmp(&b.1))?;
+    let gap = hottest_score - coldest_score;
+    let allowed = facts.config.load_imbalance_threshold * mean * LOAD_THRESHOLD_SLACK;
+    // A shard hotter than half the gap would only move the imbalance: leave it.
+    let movable = hottest_shards.iter().any(|score| *score > 0.0 && *score <= gap / 2.0 / LOAD_THRESHOLD_SLACK);
+    (gap > allowed && movable).then(|| {
+        format!(
+            "{hottest} scores {hottest_score:.2} and {coldest} {coldest_score:.2} (mean {mean:.2}, allowed gap {allowed:.2})"
+        )
+    })
 }

@@ -2,6 +2,10 @@
 //! reported (observations) and what they hold (snapshots and durable disks), run after
 //! every step. It never reads the configuration's canaries: it judges what happened.
 
+mod balance;
+mod control;
+pub mod coverage;
+mod entities;
 mod evidence;
 mod facts;
 mod liveness;
@@ -118,6 +122,15 @@ impl Oracle {
             }
         }
         Ok(())
+    }
+
+    /// A fault began (for coverage: which migrations lived through which faults).
+    pub fn fault_started(&mut self, kind: crate::faults::FaultKind, lasting: bool) {
+        self.facts.coverage.fault_started(kind, lasting);
+    }
+
+    pub fn fault_ended(&mut self, kind: crate::faults::FaultKind) {
+        self.facts.coverage.fault_ended(kind);
     }
 
     /// Marks the start of the liveness phase: every fault has healed.

@@ -10,15 +10,19 @@ use shardsim_core::wire::{self, Envelope, Message, PROTOCOL_VERSION};
 use shardsim_core::*;
 use std::collections::BTreeMap;
 
+#[path = "tests_control.rs"]
+mod control;
+
 #[derive(Default)]
 struct FakeCluster {
+    coordinator: Option<Coordinator>,
     nodes: BTreeMap<NodeId, DataNode>,
     disks: BTreeMap<ActorId, DiskImage>,
 }
 
 impl ClusterState for FakeCluster {
     fn coordinator(&self) -> Option<&Coordinator> {
-        None
+        self.coordinator.as_ref()
     }
     fn node(&self, node: NodeId) -> Option<&DataNode> {
         self.nodes.get(&node)
@@ -75,7 +79,13 @@ fn write(sequence: u64) -> (ActorId, Message) {
     let write_id = WriteId { client: ClientId(1), incarnation: Incarnation(1), sequence };
     (
         ActorId::Client(ClientId(1)),
-        Message::Write { shard: ShardId(0), epoch: Epoch(1), write_id, payload: Bytes::from_static(b"v") },
+        Message::Write {
+            shard: ShardId(0),
+            epoch: Epoch(1),
+            write_id,
+            entity: EntityKey(0),
+            payload: Bytes::from_static(b"v"),
+        },
     )
 }
 
@@ -115,6 +125,8 @@ fn acked(node: u32, epoch: u64, sequence: u64, index: u64) -> Observation {
         node: NodeId(node),
         shard: ShardId(0),
         epoch: Epoch(epoch),
+        named_epoch: Epoch(epoch),
+        entity: EntityKey(0),
         write_id: WriteId { client: ClientId(1), incarnation: Incarnation(1), sequence },
         index: LogIndex(index),
     }

@@ -10,6 +10,21 @@ use shardsim_core::{Epoch, LogIndex, NodeId, ShardId, WriteId};
 
 pub const SINGLE_WRITER: &str = "single_writer";
 pub const NO_LOST_ACKED_WRITE: &str = "no_lost_acked_write";
+pub const ACKED_AT_NAMED_EPOCH: &str = "acked_at_named_epoch";
+
+/// A write is acked only by the owner at exactly the epoch the client named.
+pub fn acked_at_named_epoch(
+    node: NodeId,
+    shard: ShardId,
+    write_id: WriteId,
+    epoch: Epoch,
+    named_epoch: Epoch,
+) -> Check {
+    if epoch != named_epoch {
+        return Err(format!("{node} acked {write_id} to {shard} at {epoch}; the client named {named_epoch}"));
+    }
+    Ok(())
+}
 
 /// Every ack at epoch e comes from the owner committed at e, only one node acks a
 /// (shard, epoch), and no one acks at an epoch already superseded.

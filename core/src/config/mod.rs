@@ -1,4 +1,9 @@
-//! Every knob and bound of the protocol, with its unit last in its name.
+//! Every knob and bound of the protocol, with its unit last in its name. The valid range
+//! of each is in [`knobs::KNOBS`]; [`ProtocolConfig::validate`] checks them.
+
+pub mod knobs;
+
+pub use knobs::{ConfigError, Knob, KNOBS};
 
 use crate::canary::Canary;
 use crate::ids::Address;
@@ -120,7 +125,7 @@ impl ProtocolConfig {
         self.canaries.contains(&canary)
     }
 
-    /// The caps the control plane enforces (none, under the `CapsIgnored` canary).
+    /// The caps the migration tracker enforces (none, under the `CapsIgnored` canary).
     pub fn enforced_caps(&self) -> MigrationCaps {
         if self.has_canary(Canary::CapsIgnored) {
             let unbounded = usize::MAX / 4;

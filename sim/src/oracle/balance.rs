@@ -1,0 +1,31 @@
+//! Load scores as the design defines them, written out here rather than borrowed from the
+//! core's planner: the oracle judges plans and convergence with its own arithmetic.
+
+use shardsim_core::config::LoadWeights;
+use shardsim_core::load::ShardLoad;
+
+/// Each shard's score: every term normalised by the cluster's mean per accepting node, so
+/// that unlike units compare; a node's score is the sum of its shards'.
+pub fn shard_scores(loads: &[ShardLoad], accepting_nodes: usize, weights: &LoadWeights) -> Vec<f64> {
+    let nodes = accepting_nodes.max(1) as f64;
+    let total = |field: fn(&ShardLoad) -> u64| loads.iter().map(field).sum::<u64>();
+    let unit = |total: u64, weight: f64| if total == 0 { 0.0 } else { weight * nodes / total as f64 };
+    let byte_unit = unit(total(|load| load.bytes), weights.bytes);
+    let write_unit = unit(total(|load| load.writes_per_s), weights.writes_per_s);
+    let read_unit = unit(total(|load| load.reads_per_s), weights.reads_per_s);
+    let count_unit = unit(loads.len() as u64, weights.shard_count);
+    loads
+        .iter()
+        .map(|load| {
+            byte_unit * load.bytes as f64
+                + write_unit * load.writes_per_s as f64
+                + read_unit * load.reads_per_s as f64
+                + count_unit
+        })
+        .collect()
+}
+
+/// Slack for float sums: a plan's arithmetic and ours may round differently.
+pub fn epsilon(mean: f64) -> f64 {
+    1e-9 * mean.abs().max(1.0)
+}
