@@ -49,8 +49,9 @@ pub enum Canary {
     PlannerOvershoot,
     /// The least-shard planner ignores its threshold and moves on a gap of one shard.
     LeastShardOvershoot,
-    /// The source seals as soon as it fences and stops its entities only when it learns
-    /// of the commit, so the new owner may start them while they still live on the source.
+    /// The source seals as soon as it fences, without handing its entities off; it stops
+    /// them only when it drops the log it retained, so the new owner starts them while
+    /// they still live on the source.
     SealBeforeHandoff,
     /// A restarted entity starts empty instead of from the shard's log.
     EntityStateNotReplayed,

@@ -74,6 +74,8 @@ pub struct Scenario {
     pub write_interval_ms: u64,
     /// Share of writes that go to the hot shard, per mille.
     pub hot_share_permille: u32,
+    /// After a write, a client goes idle for 1-5 s this often, per mille.
+    pub client_idle_permille: u32,
     pub safety_ms: u64,
     pub liveness_bound_ms: u64,
     /// Fault kinds that may be on. In a swarm, each is drawn on or off per seed.
@@ -128,6 +130,7 @@ impl Scenario {
             clients: 3,
             write_interval_ms: 10,
             hot_share_permille: 350,
+            client_idle_permille: 5,
             safety_ms: 15_000,
             liveness_bound_ms: 30_000,
             fault_kinds,
@@ -140,5 +143,15 @@ impl Scenario {
 
     pub fn nodes_total(&self) -> u32 {
         self.nodes_initial + self.nodes_spare
+    }
+
+    /// How long the healed cluster has to converge: the scenario's bound, or longer when
+    /// its knobs pace rebalancing slowly: time to move every shard once at one planned
+    /// move a sweep, and one migration timeout more.
+    pub fn liveness_bound_for_knobs_ms(&self) -> u64 {
+        let protocol = &self.protocol;
+        let moves_per_sweep = protocol.caps.moves_per_tick_max.max(1) as u64;
+        let paced_ms = u64::from(protocol.shard_count) * protocol.rebalance_interval_ms / moves_per_sweep;
+        self.liveness_bound_ms.max(paced_ms + protocol.migration_timeout_ms)
     }
 }

@@ -17,7 +17,13 @@ pub struct Workload {
     /// accepts writes again.
     pub sweep_next: u32,
     pub sweeping: bool,
+    /// After a write, a client goes idle (1 to 5 s) this often, per mille: it comes back
+    /// with the routes it cached before, however stale.
+    pub idle_permille: u32,
 }
+
+/// How long an idle client stays away.
+const IDLE_MS: std::ops::RangeInclusive<u64> = 1_000..=5_000;
 
 impl Workload {
     pub fn new(shard_count: u32, hot_share_permille: u32, write_interval_ms: u64) -> Workload {
@@ -28,6 +34,17 @@ impl Workload {
             write_interval_ms,
             sweep_next: 0,
             sweeping: false,
+            idle_permille: 0,
+        }
+    }
+
+    /// How long until a client's next write: the write interval, or now and then an idle
+    /// spell (never in the liveness phase, where every shard must show it takes writes).
+    pub fn next_interval_ms(&self, entropy: &mut dyn Entropy) -> u64 {
+        if !self.sweeping && entropy.below(1000) < u64::from(self.idle_permille) {
+            IDLE_MS.start() + entropy.below(IDLE_MS.end() - IDLE_MS.start() + 1)
+        } else {
+            self.write_interval_ms
         }
     }
 

@@ -245,9 +245,12 @@ impl Coordinator {
         let shard = self.tracker.get(migration).expect("known").shard;
         out.observe(Observation::MigrationPhase { migration, shard, from, to });
         if to.is_terminal() {
-            // A drain has room for its next move: plan it soon rather than a full interval
-            // later. Load moves wait: the new owner's rates are not measured yet.
-            if self.members.iter().any(|(_, member)| member.record.draining && !member.record.decommissioned) {
+            // Room for the next move: plan it soon rather than a full interval later, unless
+            // the plan depends on loads (the new owner's rates are not measured yet: planning
+            // on them now moves the shard on again).
+            let draining =
+                self.members.iter().any(|(_, member)| member.record.draining && !member.record.decommissioned);
+            if draining || self.config.planner == crate::config::PlannerKind::LeastShard {
                 self.rebalancer.kick();
             }
             self.liaisons.remove(&migration);

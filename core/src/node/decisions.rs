@@ -51,8 +51,11 @@ impl DataNode {
             {
                 self.sources.remove(&shard);
                 // The handoff stopped them before the seal; any left missed it (a node
-                // that missed the whole cut-over, or the `SealBeforeHandoff` canary).
-                self.stop_entities(shard, usize::MAX, EntityStop::ShardMoved, out);
+                // that missed the whole cut-over). The `SealBeforeHandoff` canary keeps
+                // them until the retained log goes.
+                if !self.config.has_canary(Canary::SealBeforeHandoff) {
+                    self.stop_entities(shard, usize::MAX, EntityStop::ShardMoved, out);
+                }
                 // Keep the log until the coordinator has seen the new owner hold it.
                 self.set_role(shard, ShardRole::Forwarding { owner, address, epoch, retained: true }, out);
                 let state = self.shards.get_mut(&shard).expect("known");
@@ -72,6 +75,7 @@ impl DataNode {
     pub(super) fn on_release(&mut self, shard: ShardId, epoch: Epoch, out: &mut Outbox) -> Result<(), InputError> {
         match self.shards.get(&shard).map(|state| state.role) {
             Some(ShardRole::Forwarding { owner, address, epoch: current, retained: true }) if current <= epoch => {
+                self.stop_entities(shard, usize::MAX, EntityStop::ShardMoved, out);
                 self.set_role(shard, ShardRole::Forwarding { owner, address, epoch: current, retained: false }, out);
                 out.persist(StorageOp::ClearShardLog { shard });
                 let state = self.shards.get_mut(&shard).expect("known");

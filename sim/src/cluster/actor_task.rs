@@ -164,7 +164,8 @@ pub async fn run_actor(world: SharedWorld, actor: ActorId) {
                 let mut world = task.world.lock();
                 let (shard, entity) = world.workload.next_write(&mut MadsimEntropy);
                 let payload = Bytes::from(madsim::rand::random::<u64>().to_le_bytes().to_vec());
-                (Command::Write { shard, entity, payload }, world.workload.write_interval_ms)
+                let interval_ms = world.workload.next_interval_ms(&mut MadsimEntropy);
+                (Command::Write { shard, entity, payload }, interval_ms)
             };
             next_write_at = now.plus_ms(interval_ms);
             if !task.step(|actors, now| actors.handle(actor, now, Input::Command(&command), &mut MadsimEntropy)).await {

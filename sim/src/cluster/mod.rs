@@ -33,7 +33,7 @@ const LIVENESS_CHECKS_IN_A_ROW: u32 = 2;
 /// caller runs this on its own thread and reports them as a crash.
 pub fn run(spec: &RunSpec) -> RunOutcome {
     let mut runtime = Runtime::with_seed_and_config(spec.seed, madsim::Config::default());
-    let limit_ms = spec.scenario.safety_ms + spec.scenario.liveness_bound_ms + 30_000;
+    let limit_ms = spec.scenario.safety_ms + spec.scenario.liveness_bound_for_knobs_ms() + 30_000;
     runtime.set_time_limit(Duration::from_millis(limit_ms));
     let spec = spec.clone();
     runtime.block_on(supervise(spec))
@@ -67,7 +67,10 @@ async fn supervise(spec: RunSpec) -> RunOutcome {
         oracle: Oracle::new(protocol.clone()),
         trace: Trace::new(spec.keep_trace),
         violation: None,
-        workload: Workload::new(protocol.shard_count, scenario.hot_share_permille, scenario.write_interval_ms),
+        workload: Workload {
+            idle_permille: scenario.client_idle_permille,
+            ..Workload::new(protocol.shard_count, scenario.hot_share_permille, scenario.write_interval_ms)
+        },
         duplicate_permille: 0,
         commands: BTreeMap::new(),
         stats: Stats::default(),
@@ -150,7 +153,7 @@ async fn supervise(spec: RunSpec) -> RunOutcome {
                 });
                 break;
             }
-            if now.ms_since(liveness_started) >= scenario.liveness_bound_ms {
+            if now.ms_since(liveness_started) >= scenario.liveness_bound_for_knobs_ms() {
                 let unmet = if unmet.is_empty() { last_unmet } else { unmet };
                 verdict = Some(Verdict::from_violation(world.oracle.liveness_violation(now, unmet)));
                 break;

@@ -132,7 +132,8 @@ fn planner_sound_fails_on_broken_caps_in_flight_shards_and_non_accepting_targets
 #[test]
 fn planner_sound_fails_when_a_least_shard_move_is_within_the_threshold() {
     let config = ProtocolConfig { planner: PlannerKind::LeastShard, ..ProtocolConfig::default() };
-    let shards = |on_first: u32| (0..on_first + 2).map(move |shard| shard_view(shard, if shard < on_first { 1 } else { 2 }, 1));
+    let shards =
+        |on_first: u32| (0..on_first + 2).map(move |shard| shard_view(shard, if shard < on_first { 1 } else { 2 }, 1));
     // 4 against 2: a gap above the threshold of 1. 3 against 2: within it.
     let wide = plan(PlanSource::LeastShard, view(&[1, 2], &[], shards(4).collect()), &[(0, 1, 2)]);
     judge(config.clone(), wide).unwrap();
@@ -185,8 +186,7 @@ fn entity_single_home_fails_when_the_entity_lives_on_another_node() {
 #[test]
 fn entity_state_continuous_fails_when_an_entity_starts_behind_its_acked_writes() {
     let cluster = FakeCluster::default();
-    let history =
-        |started| vec![(C, allocated(1)), (N1, acked(1, 1, 1, 1)), (N1, acked(1, 1, 2, 2)), (N1, started)];
+    let history = |started| vec![(C, allocated(1)), (N1, acked(1, 1, 1, 1)), (N1, acked(1, 1, 2, 2)), (N1, started)];
     feed(&mut oracle(), &cluster, &history(entity_started(1, 2, 2))).unwrap();
     broken(feed(&mut oracle(), &cluster, &history(entity_started(1, 1, 2))), "entity_state_continuous");
     broken(feed(&mut oracle(), &cluster, &history(entity_started(1, 2, 1))), "entity_state_continuous");
