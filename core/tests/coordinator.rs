@@ -5,6 +5,7 @@ mod support;
 use shardsim_core::load::NodeLoad;
 use shardsim_core::log::Digest;
 use shardsim_core::phase::{AbortReason, Phase};
+use shardsim_core::planner::PlanSource;
 use shardsim_core::wire::{Fate, Heartbeat, Message, ShardReport, ShardRole, SourceProgress};
 use shardsim_core::*;
 use support::*;
@@ -163,8 +164,10 @@ fn a_restart_aborts_what_was_in_flight_and_never_reuses_a_migration_id() {
     assert!(next.is_some_and(|next| next > migration), "the drain resumes with a fresh id, got {next:?}");
 }
 
+/// Back-pressure skips the sweep's load moves, but a drain goes ahead: a leaving node
+/// must empty however hot the cluster runs.
 #[test]
-fn cpu_back_pressure_skips_the_sweep() {
+fn cpu_back_pressure_skips_the_sweep_but_not_a_drain() {
     let mut probe = settled_cluster();
     probe.command(Command::Decommission { node: NodeId(1) }).unwrap();
     let mut outputs = Vec::new();
@@ -175,10 +178,18 @@ fn cpu_back_pressure_skips_the_sweep() {
         heartbeat(&mut probe, 2, 1, 100);
         outputs.extend(probe.tick_at(at));
     }
-    assert!(!messages(&outputs).iter().any(|message| matches!(message, Message::StartMigration { .. })));
     assert!(observed(&outputs)
         .iter()
         .any(|observation| matches!(observation, Observation::RebalanceSkipped { reason } if reason.contains("950"))));
+    let plans: Vec<PlanSource> = observed(&outputs)
+        .iter()
+        .filter_map(|observation| match observation {
+            Observation::PlanDispatched { source, .. } => Some(*source),
+            _ => None,
+        })
+        .collect();
+    assert!(!plans.is_empty() && plans.iter().all(|source| *source == PlanSource::Drain), "{plans:?}");
+    assert!(messages(&outputs).iter().any(|message| matches!(message, Message::StartMigration { .. })));
 }
 
 #[test]

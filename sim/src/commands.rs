@@ -276,6 +276,7 @@ pub fn sweep(args: SweepArgs) -> i32 {
         println!("  seed {}: {} (exit {}): {}", failure.seed, failure.invariant, failure.exit_code, failure.message);
         println!("    reproduce: {}", failure.reproduce);
     }
+    print!("{}", render_sweep_knobs_and_coverage(&report));
     if let Some(path) = &args.report {
         let text = serde_json::to_string_pretty(&report).expect("reports serialize") + "\n";
         if let Err(error) = std::fs::write(path, text) {
@@ -283,6 +284,34 @@ pub fn sweep(args: SweepArgs) -> i32 {
         }
     }
     report.exit_code()
+}
+
+/// Which planners and how much of each knob's range a sweep used, and which coverage
+/// events it reached (and never reached).
+fn render_sweep_knobs_and_coverage(report: &shardsim::sweep::SweepReport) -> String {
+    use std::fmt::Write as _;
+    let mut text = String::new();
+    let planners: Vec<String> = report.planners.iter().map(|(planner, runs)| format!("{planner}={runs}")).collect();
+    let varied = report.knob_spread.values().filter(|spread| spread.min < spread.max).count();
+    let _ = writeln!(
+        text,
+        "knobs: planners {}; {varied} of {} numeric knobs varied (the JSON report has each one's range)",
+        planners.join(" "),
+        report.knob_spread.len()
+    );
+    let goals = shardsim::oracle::coverage::goals();
+    let _ = writeln!(
+        text,
+        "coverage: {} of {} events reached",
+        goals.len() - report.coverage_never_reached.len(),
+        goals.len()
+    );
+    let reached: Vec<String> = report.coverage.iter().map(|(event, count)| format!("{event}={count}")).collect();
+    let _ = writeln!(text, "  reached: {}", reached.join(" "));
+    if !report.coverage_never_reached.is_empty() {
+        let _ = writeln!(text, "  NEVER REACHED: {}", report.coverage_never_reached.join(" "));
+    }
+    text
 }
 
 pub fn scenarios() -> i32 {

@@ -216,3 +216,59 @@ pub fn headline(knobs: &Knobs) -> String {
         .collect();
     shown.join(" ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::ScenarioName;
+
+    fn swarm() -> Scenario {
+        Scenario::named(ScenarioName::Swarm)
+    }
+
+    #[test]
+    fn every_draw_is_valid_deterministic_and_uses_both_planners() {
+        let mut planners = std::collections::BTreeSet::new();
+        for seed in 0..500 {
+            let (mut first, mut second) = (swarm(), swarm());
+            draw(seed, &mut first);
+            draw(seed, &mut second);
+            assert_eq!(first, second, "seed {seed} drew twice differently");
+            check(&first).unwrap_or_else(|error| panic!("seed {seed} drew invalid knobs: {error}"));
+            planners.insert(planner_name(first.protocol.planner));
+        }
+        assert_eq!(planners.len(), 2);
+    }
+
+    #[test]
+    fn pinning_a_listing_gives_back_the_same_scenario() {
+        let mut drawn = swarm();
+        draw(7, &mut drawn);
+        let mut pinned = swarm();
+        pin(&mut pinned, &listing(&drawn)).unwrap();
+        assert_eq!(pinned, drawn);
+    }
+
+    fn pin_error(name: &str, value: Value) -> String {
+        let pins = Knobs::from([(name.to_string(), value)]);
+        pin(&mut swarm(), &pins).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn bad_pins_name_the_knob_and_its_range() {
+        let message = pin_error("caps.active_total_max", Value::from(0));
+        assert!(message.contains("caps.active_total_max") && message.contains("1..=1024"), "{message}");
+        let message = pin_error("caps.active_total_max", Value::from(2.5));
+        assert!(message.contains("whole number"), "{message}");
+        let message = pin_error("cluster.clients", Value::from(0));
+        assert!(message.contains("cluster.clients") && message.contains("1..=64"), "{message}");
+        let message = pin_error("chunk_entries_max", Value::from("many"));
+        assert!(message.contains("must be a number"), "{message}");
+        let message = pin_error("planner", Value::from("round_robin"));
+        assert!(message.contains("load_based"), "{message}");
+        let message = pin_error("no_such_knob", Value::from(1));
+        assert!(message.contains("unknown knob") && message.contains("caps.active_total_max"), "{message}");
+        let message = pin_error("heartbeat_timeout_ms", Value::from(30));
+        assert!(message.contains("heartbeat"), "{message}");
+    }
+}

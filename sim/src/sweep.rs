@@ -2,11 +2,14 @@
 //! report of every failure with the command that reproduces it.
 
 use crate::knobs::Knobs;
+use crate::oracle::coverage;
 use crate::report::{exit_code, Report, Verdict};
 use crate::scenario::ScenarioName;
 use crate::simulation::{RunOutcome, Simulation};
 use serde::{Deserialize, Serialize};
 use shardsim_core::canary::Canary;
+use shardsim_core::config::knobs::PLANNER_KNOB;
+use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
@@ -44,6 +47,53 @@ pub struct SweepReport {
     pub simulated_ms: u64,
     pub seeds_per_second: f64,
     pub simulated_seconds_per_wall_second: f64,
+    /// Runs per planner the knobs chose.
+    pub planners: BTreeMap<String, u64>,
+    /// The smallest and largest value each numeric knob took.
+    pub knob_spread: BTreeMap<String, KnobSpread>,
+    /// Coverage events reached, summed over runs.
+    pub coverage: BTreeMap<String, u64>,
+    /// Coverage events no run reached: paths this sweep did not test.
+    pub coverage_never_reached: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KnobSpread {
+    pub min: f64,
+    pub max: f64,
+}
+
+/// What a sweep learns of its runs' knobs and coverage, run by run.
+#[derive(Default)]
+struct Tally {
+    planners: BTreeMap<String, u64>,
+    knob_spread: BTreeMap<String, KnobSpread>,
+    coverage: BTreeMap<String, u64>,
+}
+
+impl Tally {
+    fn add(&mut self, report: &Report) {
+        if let Some(planner) = report.knobs.get(PLANNER_KNOB).and_then(|value| value.as_str()) {
+            *self.planners.entry(planner.to_string()).or_default() += 1;
+        }
+        for (name, value) in &report.knobs {
+            let Some(value) = value.as_f64() else { continue };
+            self.knob_spread
+                .entry(name.clone())
+                .and_modify(|spread| {
+                    spread.min = spread.min.min(value);
+                    spread.max = spread.max.max(value);
+                })
+                .or_insert(KnobSpread { min: value, max: value });
+        }
+        for (event, count) in &report.summary.coverage {
+            *self.coverage.entry(event.clone()).or_default() += count;
+        }
+    }
+
+    fn never_reached(&self) -> Vec<String> {
+        coverage::goals().into_iter().filter(|goal| !self.coverage.contains_key(goal)).collect()
+    }
 }
 
 impl SweepReport {
@@ -108,8 +158,10 @@ pub fn sweep(options: &SweepOptions, mut on_report: impl FnMut(&Report)) -> Swee
     drop(sender);
     let (mut runs, mut passed, mut simulated_ms) = (0, 0, 0);
     let mut failures = Vec::new();
+    let mut tally = Tally::default();
     for report in receiver {
         runs += 1;
+        tally.add(&report);
         simulated_ms += report.summary.simulated_ms;
         match failure_of(&report) {
             Some(failure) => failures.push(failure),
@@ -135,6 +187,10 @@ pub fn sweep(options: &SweepOptions, mut on_report: impl FnMut(&Report)) -> Swee
         simulated_ms,
         seeds_per_second: runs as f64 / wall_s,
         simulated_seconds_per_wall_second: simulated_ms as f64 / 1000.0 / wall_s,
+        coverage_never_reached: tally.never_reached(),
+        planners: tally.planners,
+        knob_spread: tally.knob_spread,
+        coverage: tally.coverage,
     }
 }
 

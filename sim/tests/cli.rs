@@ -61,6 +61,32 @@ fn a_malformed_or_mismatched_plan_file_is_refused() {
 }
 
 #[test]
+fn knobs_files_pin_knobs_and_bad_ones_are_refused_naming_the_knob() {
+    let malformed = scratch("knobs-malformed.json");
+    std::fs::write(&malformed, "[1, 2").unwrap();
+    let output = shardsim(&["run", "--seed", "1", "--knobs", malformed.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output).contains("not a JSON object of knob names"), "{}", text(&output));
+
+    let out_of_range = scratch("knobs-out-of-range.json");
+    std::fs::write(&out_of_range, r#"{"write_pause_budget_ms": 0}"#).unwrap();
+    let output = shardsim(&["sweep", "--seeds", "0..2", "--knobs", out_of_range.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    let printed = text(&output);
+    assert!(printed.contains("write_pause_budget_ms") && printed.contains("1..=600000"), "{printed}");
+
+    let pinned = scratch("knobs-pinned.json");
+    std::fs::write(&pinned, r#"{"planner": "least_shard", "cluster.nodes_initial": 5, "shard_count": 10}"#).unwrap();
+    let output = shardsim(&["run", "--seed", "3", "--json", "--knobs", pinned.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["knobs"]["planner"], "least_shard");
+    assert_eq!(report["knobs"]["cluster.nodes_initial"], 5);
+    assert_eq!(report["knobs"]["shard_count"], 10);
+    assert!(report["reproduce"].as_str().unwrap().ends_with(&format!("--knobs {}", pinned.display())));
+}
+
+#[test]
 fn a_canary_run_exits_three_and_prints_evidence_and_a_reproduce_command() {
     let output = shardsim(&["run", "--seed", "0", "--scenario", "chaos", "--canary", "phase-shortcut"]);
     assert_eq!(output.status.code(), Some(3), "{}", text(&output));
@@ -112,7 +138,7 @@ fn sweeps_report_failures_in_json_with_their_reproduce_commands() {
         "--jobs",
         "2",
         "--canary",
-        "caps-ignored",
+        "entity-state-not-replayed",
         "--report",
         report.to_str().unwrap(),
     ]);

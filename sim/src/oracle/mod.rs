@@ -21,6 +21,29 @@ pub use facts::{Facts, TrackedMigration};
 pub use liveness::LIVENESS_MOVES_PER_SHARD_MAX;
 pub use state::{durable_log, ClusterState};
 
+/// Every safety invariant, by name: what the canaries must make fire, and what reports
+/// and the README list.
+pub const SAFETY_INVARIANTS: [&str; 15] = [
+    migrations::ONE_ACTIVE_MIGRATION_PER_SHARD,
+    writes::SINGLE_WRITER,
+    writes::NO_LOST_ACKED_WRITE,
+    state::EPOCH_MONOTONIC,
+    migrations::CUTOVER_CAUGHT_UP,
+    migrations::IDENTITY_CHANGE_ABORTS,
+    migrations::PHASE_ORDER,
+    migrations::MIGRATION_CAPS,
+    migrations::WRITE_PAUSE_WITHIN_BUDGET,
+    control::TARGETS_ACCEPTING_MEMBERS,
+    control::REBALANCE_GATES_RESPECTED,
+    writes::ACKED_AT_NAMED_EPOCH,
+    control::PLANNER_SOUND,
+    entities::ENTITY_SINGLE_HOME,
+    entities::ENTITY_STATE_CONTINUOUS,
+];
+
+/// The liveness properties, by name.
+pub const LIVENESS_PROPERTIES: [&str; 2] = [liveness::CONVERGENCE, liveness::NO_THRASHING];
+
 use serde::{Deserialize, Serialize};
 use shardsim_core::{ActorId, Instant, Observation, ProtocolConfig};
 use std::fmt;
