@@ -7,9 +7,15 @@ use shardsim_tests::{describe_failures, run_seeds};
 /// Seeds per scenario in CI; sweeps of thousands run from the command line.
 const SEEDS_PER_SCENARIO: u64 = 250;
 
+/// `SHARDSIM_TEST_SEEDS` overrides the count, for quick runs such as cargo-mutants'.
+fn seeds_per_scenario() -> u64 {
+    std::env::var("SHARDSIM_TEST_SEEDS").ok().and_then(|seeds| seeds.parse().ok()).unwrap_or(SEEDS_PER_SCENARIO)
+}
+
 fn all_seeds_pass(scenario: ScenarioName) {
-    let report = run_seeds(scenario, 0..SEEDS_PER_SCENARIO, &[], false);
-    assert_eq!(report.runs, SEEDS_PER_SCENARIO);
+    let seeds = seeds_per_scenario();
+    let report = run_seeds(scenario, 0..seeds, &[], false);
+    assert_eq!(report.runs, seeds);
     assert!(
         report.failures.is_empty(),
         "{scenario}: {} of {} seeds failed\n{}",
