@@ -90,6 +90,20 @@ fn draw_between(rng: &mut SplitMix64, low: f64, high: f64, integer: bool) -> f64
     }
 }
 
+/// The scenario as `seed` runs it: knobs drawn (in a knob-swarm scenario), then the
+/// scenario's own pins, then `pins` (a knobs file's).
+pub fn resolve(seed: u64, scenario: &Scenario, pins: Option<&Knobs>) -> Result<Scenario, KnobError> {
+    let mut resolved = scenario.clone();
+    if resolved.knobs_drawn {
+        draw(seed, &mut resolved);
+    }
+    pin(&mut resolved, &scenario.knobs_pinned)?;
+    if let Some(pins) = pins {
+        pin(&mut resolved, pins)?;
+    }
+    Ok(resolved)
+}
+
 /// Draws the shape and every protocol knob for `seed`: a pure function of both.
 pub fn draw(seed: u64, scenario: &mut Scenario) {
     let mut rng = SplitMix64::new(seed ^ KNOBS_SALT);
@@ -247,6 +261,21 @@ mod tests {
         let mut pinned = swarm();
         pin(&mut pinned, &listing(&drawn)).unwrap();
         assert_eq!(pinned, drawn);
+    }
+
+    #[test]
+    fn a_scenario_pins_knobs_over_the_draw_and_a_file_over_both() {
+        let mut scenario = swarm();
+        scenario.knobs_pinned = Knobs::from([("planner".to_string(), Value::from("least_shard"))]);
+        let file = Knobs::from([("caps.active_total_max".to_string(), Value::from(3))]);
+        let mut shard_counts = std::collections::BTreeSet::new();
+        for seed in 0..20 {
+            let resolved = resolve(seed, &scenario, Some(&file)).unwrap();
+            assert_eq!(resolved.protocol.planner, PlannerKind::LeastShard);
+            assert_eq!(resolved.protocol.caps.active_total_max, 3);
+            shard_counts.insert(resolved.protocol.shard_count);
+        }
+        assert!(shard_counts.len() > 1, "the rest is still drawn");
     }
 
     fn pin_error(name: &str, value: Value) -> String {

@@ -83,6 +83,9 @@ pub struct Scenario {
     pub swarm: bool,
     /// Each seed draws the cluster's shape and every protocol knob (see [`crate::knobs`]).
     pub knobs_drawn: bool,
+    /// Knobs this scenario fixes over the draw (names as in a knobs file).
+    #[serde(default)]
+    pub knobs_pinned: crate::knobs::Knobs,
     /// Scales how many faults and how long they last.
     pub intensity: f64,
     pub protocol: ProtocolConfig,
@@ -136,6 +139,7 @@ impl Scenario {
             fault_kinds,
             swarm,
             knobs_drawn: swarm,
+            knobs_pinned: Default::default(),
             intensity,
             protocol: ProtocolConfig { shard_count: 16, planner: PlannerKind::LoadBased, ..ProtocolConfig::default() },
         }

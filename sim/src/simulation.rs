@@ -80,10 +80,12 @@ impl Simulation {
         self
     }
 
-    /// A scenario with its knobs changed (shorter phases for tests, another cluster shape).
-    pub fn custom_scenario(mut self, scenario: Scenario) -> Simulation {
+    /// A scenario with its knobs changed (shorter phases for tests, another cluster shape,
+    /// knobs pinned over its draw); refused if its pinned knobs are not valid.
+    pub fn custom_scenario(mut self, scenario: Scenario) -> Result<Simulation, KnobError> {
+        knobs::resolve(self.seed, &scenario, self.pins.as_ref().map(|(pins, _)| pins))?;
         self.scenario = scenario;
-        self
+        Ok(self)
     }
 
     /// Replays this plan instead of drawing one from the seed. `file` names where it came
@@ -97,11 +99,7 @@ impl Simulation {
     /// once, so a bad value is an error here rather than a crash mid-run. `file` names
     /// where they came from, for the reproduce command.
     pub fn knobs(mut self, pins: Knobs, file: Option<String>) -> Result<Simulation, KnobError> {
-        let mut scenario = self.scenario.clone();
-        if scenario.knobs_drawn {
-            knobs::draw(self.seed, &mut scenario);
-        }
-        knobs::pin(&mut scenario, &pins)?;
+        knobs::resolve(self.seed, &self.scenario, Some(&pins))?;
         self.pins = Some((pins, file));
         Ok(self)
     }
@@ -139,14 +137,9 @@ impl Simulation {
     /// The scenario as this seed runs it: its knobs drawn (in a knob-swarm scenario) and
     /// pinned.
     pub fn scenario_spec(&self) -> Scenario {
-        let mut scenario = self.scenario.clone();
-        if scenario.knobs_drawn {
-            knobs::draw(self.seed, &mut scenario);
-        }
-        if let Some((pins, _)) = &self.pins {
-            knobs::pin(&mut scenario, pins).expect("pins were checked when they were set");
-        }
-        scenario
+        let pins = self.pins.as_ref().map(|(pins, _)| pins);
+        knobs::resolve(self.seed, &self.scenario, pins)
+            .expect("the scenario's and the file's pins were checked when set")
     }
 
     /// The fault plan this simulation will run, with the knobs it runs under.

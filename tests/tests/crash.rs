@@ -10,7 +10,7 @@ use shardsim::{Scenario, ScenarioName, Simulation, Verdict};
 fn a_panic_is_a_crash_verdict_and_the_next_seed_still_runs() {
     let mut clashing = Scenario::named(ScenarioName::Calm);
     clashing.protocol.coordinator_address = node_address(NodeId(1), 0);
-    let report = Simulation::new(1).custom_scenario(clashing).run();
+    let report = Simulation::new(1).custom_scenario(clashing).expect("valid knobs").run();
     match &report.verdict {
         Verdict::Crash { message } => assert!(message.contains("IP conflict"), "{message}"),
         other => panic!("expected a crash, got {other:?}"),

@@ -5,7 +5,7 @@ use super::balance::{epsilon, shard_scores};
 use super::facts::Facts;
 use super::state::ClusterState;
 use super::Check;
-use shardsim_core::coordinator::{Liveness, Member};
+use shardsim_core::coordinator::Liveness;
 use shardsim_core::load::{ClusterView, ShardView};
 use shardsim_core::planner::{Move, PlanSource};
 use shardsim_core::{ActorId, Instant, MigrationId, NodeId, PeerIdentity};
@@ -14,10 +14,6 @@ use std::collections::{BTreeMap, BTreeSet};
 pub const TARGETS_ACCEPTING_MEMBERS: &str = "targets_accepting_members";
 pub const REBALANCE_GATES_RESPECTED: &str = "rebalance_gates_respected";
 pub const PLANNER_SOUND: &str = "planner_sound";
-
-fn status(member: &Member) -> String {
-    member.status_name()
-}
 
 /// A migration starts only between members the coordinator holds active, as they are
 /// now; the target also accepts shards (not draining, joining, decommissioned, suspect
@@ -39,7 +35,7 @@ pub fn targets_accepting_members(
         let active = member.liveness == Liveness::Active && !member.record.decommissioned;
         let accepts = active && !member.record.draining;
         if !active || (must_accept && !accepts) {
-            return Err(format!("{migration} started with {role} {node} while it is {}", status(member)));
+            return Err(format!("{migration} started with {role} {node} while it is {}", member.status_name()));
         }
         if member.identity() != identity {
             return Err(format!("{migration} started with {role} {identity}, but the member is {}", member.identity()));
@@ -82,7 +78,7 @@ pub fn rebalance_gates_respected(
     if let Some((node, member)) = members.iter().find(|(_, member)| {
         !member.record.decommissioned && matches!(member.liveness, Liveness::Joining | Liveness::Suspect)
     }) {
-        return Err(format!("{migration} started while {node} is {}", status(member)));
+        return Err(format!("{migration} started while {node} is {}", member.status_name()));
     }
     let drain = members.get(source).is_some_and(|member| member.record.draining);
     if drain {

@@ -126,26 +126,7 @@ impl Facts {
                 self.acks_since_boot.remove(node);
                 checks
             }
-            Observation::WriteAcked { node, shard, epoch, named_epoch, write_id, index, entity } => {
-                let single_writer = writes::single_writer(self, *node, *shard, *epoch);
-                let consistent = writes::ack_consistent(self, *shard, *write_id, *index);
-                let named = writes::acked_at_named_epoch(*node, *shard, *write_id, *epoch, *named_epoch);
-                self.first_acker.entry((*shard, *epoch)).or_insert(*node);
-                self.acks_since_boot.entry(*node).or_default().push((*shard, *write_id));
-                let acked = AckedWrite { index: *index, epoch: *epoch, node: *node };
-                if self.acked.entry(*shard).or_default().insert(*write_id, acked).is_none() {
-                    self.counters.writes_acked += 1;
-                    let entity_acks = self.entity_acks.entry((*shard, *entity)).or_default();
-                    entity_acks.writes += 1;
-                    entity_acks.last_index = entity_acks.last_index.max(*index);
-                }
-                self.last_ack_at.insert(*shard, at);
-                vec![
-                    (writes::SINGLE_WRITER, single_writer),
-                    (writes::ACKED_AT_NAMED_EPOCH, named),
-                    (writes::NO_LOST_ACKED_WRITE, consistent),
-                ]
-            }
+            Observation::WriteAcked { .. } => self.on_write_acked(at, observation),
             Observation::EntityStarted { node, shard, entity, state: started } => vec![
                 (ENTITY_SINGLE_HOME, entities::entity_single_home(*node, *shard, *entity, state)),
                 (ENTITY_STATE_CONTINUOUS, entities::entity_state_continuous(self, *node, *shard, *entity, *started)),
@@ -196,41 +177,7 @@ impl Facts {
                 vec![(EPOCH_MONOTONIC, self.check_route_epochs(state))]
             }
             Observation::MigrationStarted { migration, shard, source, target, .. } => {
-                self.counters.migrations_started += 1;
-                let one_active = migrations::one_active_migration_per_shard(self, *shard, *migration);
-                let (ActorId::Node(source_node), ActorId::Node(target_node)) = (source.actor, target.actor) else {
-                    return vec![(
-                        migrations::ONE_ACTIVE_MIGRATION_PER_SHARD,
-                        Err(format!("{migration} between non-nodes")),
-                    )];
-                };
-                let tracked = TrackedMigration {
-                    shard: *shard,
-                    source: source_node,
-                    target: target_node,
-                    target_identity: *target,
-                    started: moment,
-                };
-                self.active.insert(*migration, tracked);
-                self.phases.insert(*migration, Phase::BaseCopy);
-                let mut checks = vec![
-                    (migrations::ONE_ACTIVE_MIGRATION_PER_SHARD, one_active),
-                    (migrations::MIGRATION_CAPS, migrations::migration_caps(self)),
-                    (
-                        TARGETS_ACCEPTING_MEMBERS,
-                        control::targets_accepting_members(*migration, *source, *target, state),
-                    ),
-                    (
-                        REBALANCE_GATES_RESPECTED,
-                        control::rebalance_gates_respected(self, *migration, source_node, at, state),
-                    ),
-                ];
-                if self.liveness_started_at.is_some() {
-                    let moves = self.moves_since_liveness.entry(*shard).or_default();
-                    *moves += 1;
-                    checks.push((liveness::NO_THRASHING, liveness::no_thrashing(*shard, *moves)));
-                }
-                checks
+                self.on_migration_started(moment, *migration, *shard, (*source, *target), state)
             }
             Observation::MigrationPhase { migration, from, to, .. } => {
                 let check = migrations::phase_order(self, *migration, *from, *to);
@@ -272,6 +219,69 @@ impl Facts {
             }
             _ => vec![],
         }
+    }
+
+    fn on_write_acked(&mut self, at: Instant, observation: &Observation) -> Vec<(&'static str, Check)> {
+        let Observation::WriteAcked { node, shard, epoch, named_epoch, write_id, index, entity } = *observation else {
+            unreachable!("called for write acks only")
+        };
+        let single_writer = writes::single_writer(self, node, shard, epoch);
+        let consistent = writes::ack_consistent(self, shard, write_id, index);
+        let named = writes::acked_at_named_epoch(node, shard, write_id, epoch, named_epoch);
+        self.first_acker.entry((shard, epoch)).or_insert(node);
+        self.acks_since_boot.entry(node).or_default().push((shard, write_id));
+        let acked = AckedWrite { index, epoch, node };
+        if self.acked.entry(shard).or_default().insert(write_id, acked).is_none() {
+            self.counters.writes_acked += 1;
+            let entity_acks = self.entity_acks.entry((shard, entity)).or_default();
+            entity_acks.writes += 1;
+            entity_acks.last_index = entity_acks.last_index.max(index);
+        }
+        self.last_ack_at.insert(shard, at);
+        vec![
+            (writes::SINGLE_WRITER, single_writer),
+            (writes::ACKED_AT_NAMED_EPOCH, named),
+            (writes::NO_LOST_ACKED_WRITE, consistent),
+        ]
+    }
+
+    fn on_migration_started(
+        &mut self,
+        moment: Moment,
+        migration: MigrationId,
+        shard: ShardId,
+        (source, target): (PeerIdentity, PeerIdentity),
+        state: &dyn ClusterState,
+    ) -> Vec<(&'static str, Check)> {
+        self.counters.migrations_started += 1;
+        let one_active = migrations::one_active_migration_per_shard(self, shard, migration);
+        let (ActorId::Node(source_node), ActorId::Node(target_node)) = (source.actor, target.actor) else {
+            return vec![(migrations::ONE_ACTIVE_MIGRATION_PER_SHARD, Err(format!("{migration} between non-nodes")))];
+        };
+        let tracked = TrackedMigration {
+            shard,
+            source: source_node,
+            target: target_node,
+            target_identity: target,
+            started: moment,
+        };
+        self.active.insert(migration, tracked);
+        self.phases.insert(migration, Phase::BaseCopy);
+        let mut checks = vec![
+            (migrations::ONE_ACTIVE_MIGRATION_PER_SHARD, one_active),
+            (migrations::MIGRATION_CAPS, migrations::migration_caps(self)),
+            (TARGETS_ACCEPTING_MEMBERS, control::targets_accepting_members(migration, source, target, state)),
+            (
+                REBALANCE_GATES_RESPECTED,
+                control::rebalance_gates_respected(self, migration, source_node, moment.at, state),
+            ),
+        ];
+        if self.liveness_started_at.is_some() {
+            let moves = self.moves_since_liveness.entry(shard).or_default();
+            *moves += 1;
+            checks.push((liveness::NO_THRASHING, liveness::no_thrashing(shard, *moves)));
+        }
+        checks
     }
 
     fn raise_committed_epoch(&mut self, shard: ShardId, epoch: Epoch) {
