@@ -55,3 +55,23 @@ fn refusals_say_which_rule_they_broke() {
         "active migration cap reached"
     );
 }
+
+#[test]
+fn a_cut_over_is_timed_from_its_own_start_and_old_terminal_records_are_pruned_past_the_bound() {
+    let mut tracker = MigrationTracker::new(MigrationCaps { active_total_max: 8, ..MigrationCaps::default() }, 2);
+    let id = tracker.begin(ShardId(0), node(1), node(2), Epoch(1), Instant(0)).unwrap();
+    tracker.advance(id, Phase::CatchUp, Instant(3)).unwrap();
+    assert_eq!(tracker.get(id).unwrap().cutover_started_at, None);
+    tracker.advance(id, Phase::CutOver, Instant(7)).unwrap();
+    assert_eq!(tracker.get(id).unwrap().cutover_started_at, Some(Instant(7)));
+    tracker.advance(id, Phase::Complete, Instant(9)).unwrap();
+    assert!(tracker.prune().is_empty(), "one terminal record is within the bound of two");
+    for shard in 1..=3 {
+        let id = tracker.begin(ShardId(shard), node(1), node(2), Epoch(1), Instant(10)).unwrap();
+        tracker.fail(id, AbortReason::Timeout, Instant(11)).unwrap();
+    }
+    let deleted = tracker.prune();
+    assert_eq!(deleted.len(), 2, "four terminal records, two kept: {deleted:?}");
+    assert!(tracker.get(id).is_none(), "the oldest goes first");
+    assert_eq!(tracker.records().count(), 2);
+}
