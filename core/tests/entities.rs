@@ -108,6 +108,10 @@ fn the_handoff_stops_entities_a_batch_per_tick_and_seals_only_when_none_is_left(
         |outputs: &[Output]| messages(outputs).iter().any(|message| matches!(message, Message::SourceSealed { .. }));
     assert_eq!(handed_off(&outputs), 2);
     assert!(!sealed(&outputs), "sealed with an entity still live");
+    let told = sent(&outputs).into_iter().any(|(to, message)| {
+        to == client_identity(1).address && matches!(message, Message::ShardMoving { shard: ShardId(0) })
+    });
+    assert!(told, "the client that wrote is told the shard is moving");
     let outputs = probe.tick_at(100);
     assert_eq!(handed_off(&outputs), 1);
     assert!(sealed(&outputs));

@@ -81,3 +81,13 @@ fn new_shards_go_to_the_least_loaded_nodes_and_drains_empty_a_leaving_node() {
     leaving.nodes[0].accepts_shards = false;
     assert_eq!(plan_drain(&leaving, ROOMY), moves(&[(0, 1, 3), (1, 1, 2)]));
 }
+
+#[test]
+fn plan_sources_are_named_as_reports_and_knobs_name_them() {
+    use shardsim_core::config::knobs::planner_name;
+    use shardsim_core::config::PlannerKind;
+    use shardsim_core::planner::PlanSource;
+    assert_eq!(PlanSource::Drain.name(), "drain");
+    assert_eq!(PlanSource::LoadBased.name(), planner_name(PlannerKind::LoadBased));
+    assert_eq!(PlanSource::LeastShard.name(), planner_name(PlannerKind::LeastShard));
+}
