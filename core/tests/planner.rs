@@ -91,3 +91,16 @@ fn plan_sources_are_named_as_reports_and_knobs_name_them() {
     assert_eq!(PlanSource::LoadBased.name(), planner_name(PlannerKind::LoadBased));
     assert_eq!(PlanSource::LeastShard.name(), planner_name(PlannerKind::LeastShard));
 }
+
+#[test]
+fn a_drain_counts_each_move_before_choosing_the_next_target() {
+    // n1 leaves with s0 and s1; n2 is empty, n3 holds s2. The first move fills n2 to one
+    // shard, tying it with n3: the tie goes to the lowest id, n2 again.
+    let mut cluster = view(3, &[1, 1, 3], &[0, 0, 0]);
+    cluster.nodes[0].accepts_shards = false;
+    assert_eq!(plan_drain(&cluster, ROOMY), moves(&[(0, 1, 2), (1, 1, 2)]));
+    // And a third shard on n1 would go to n3: n2 has two by then.
+    let mut cluster = view(3, &[1, 1, 3, 1], &[0, 0, 0, 0]);
+    cluster.nodes[0].accepts_shards = false;
+    assert_eq!(plan_drain(&cluster, ROOMY), moves(&[(0, 1, 2), (1, 1, 2), (3, 1, 3)]));
+}
