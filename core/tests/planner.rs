@@ -104,3 +104,14 @@ fn a_drain_counts_each_move_before_choosing_the_next_target() {
     cluster.nodes[0].accepts_shards = false;
     assert_eq!(plan_drain(&cluster, ROOMY), moves(&[(0, 1, 2), (1, 1, 2), (3, 1, 3)]));
 }
+
+#[test]
+fn least_shard_moves_from_the_fullest_node_that_has_a_shard_not_in_flight() {
+    // n1 holds four shards, all migrating; n2 holds three; n3 none. Only n2 can give.
+    let mut cluster = view(3, &[1, 1, 1, 1, 2, 2, 2], &[0; 7]);
+    for shard in cluster.shards.iter_mut().take(4) {
+        shard.migrating = true;
+    }
+    let config = LeastShardConfig { rebalance_threshold_shards: 1, absolute_limit_shards: 1, relative_limit: 1.0 };
+    assert_eq!(plan_least_shard(&cluster, config, ROOMY), moves(&[(4, 2, 3)]));
+}
