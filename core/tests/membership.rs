@@ -77,3 +77,14 @@ fn at_most_eight_retired_identities_are_remembered_oldest_forgotten_first() {
     assert_eq!(retired.len(), 8);
     assert_eq!(retired[0].1, Incarnation(2), "incarnation 1 was forgotten: {retired:?}");
 }
+
+#[test]
+fn a_joining_member_that_falls_silent_turns_suspect_and_a_suspect_one_is_not_down_before_its_time() {
+    let config = ProtocolConfig::default();
+    let mut members = Membership::new();
+    heartbeat(&mut members, identity(1, 1), 0);
+    members.on_tick(Instant(config.heartbeat_timeout_ms), &config);
+    assert_eq!(liveness(&members), Liveness::Suspect, "silent since it joined");
+    members.on_tick(Instant(config.heartbeat_timeout_ms + 10), &config);
+    assert_eq!(liveness(&members), Liveness::Suspect, "not down before member_down_after_ms");
+}

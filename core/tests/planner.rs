@@ -115,3 +115,22 @@ fn least_shard_moves_from_the_fullest_node_that_has_a_shard_not_in_flight() {
     let config = LeastShardConfig { rebalance_threshold_shards: 1, absolute_limit_shards: 1, relative_limit: 1.0 };
     assert_eq!(plan_least_shard(&cluster, config, ROOMY), moves(&[(4, 2, 3)]));
 }
+
+#[test]
+fn least_shard_counts_each_move_before_picking_the_next_source() {
+    // n1 and n2 hold three each, n3 none; two moves a round. After n1 gives one, n2 is
+    // the fullest, so the second comes from n2.
+    let cluster = view(3, &[1, 1, 1, 2, 2, 2], &[0; 6]);
+    let config = LeastShardConfig { rebalance_threshold_shards: 1, absolute_limit_shards: 2, relative_limit: 1.0 };
+    assert_eq!(plan_least_shard(&cluster, config, ROOMY), moves(&[(0, 1, 3), (3, 2, 3)]));
+}
+
+#[test]
+fn reads_count_in_the_load_score() {
+    const READS_ONLY: LoadWeights = LoadWeights { bytes: 0.0, writes_per_s: 0.0, reads_per_s: 1.0, shard_count: 0.0 };
+    let mut cluster = view(2, &[1, 2], &[0, 0]);
+    cluster.shards[0].load.reads_per_s = 10;
+    cluster.shards[1].load.reads_per_s = 30;
+    // Normalised by the mean per accepting node: 40 reads/s over 2 nodes is 20 a node.
+    assert_eq!(shardsim_core::planner::shard_scores(&cluster, &READS_ONLY), vec![0.5, 1.5]);
+}
