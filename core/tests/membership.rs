@@ -88,3 +88,14 @@ fn a_joining_member_that_falls_silent_turns_suspect_and_a_suspect_one_is_not_dow
     members.on_tick(Instant(config.heartbeat_timeout_ms + 10), &config);
     assert_eq!(liveness(&members), Liveness::Suspect, "not down before member_down_after_ms");
 }
+
+#[test]
+fn a_member_already_draining_or_decommissioned_cannot_be_drained_again() {
+    let mut members = Membership::new();
+    heartbeat(&mut members, identity(1, 1), 0);
+    assert!(members.set_draining(NodeId(1), Instant(10)));
+    assert!(!members.set_draining(NodeId(1), Instant(20)), "already draining");
+    members.set_decommissioned(NodeId(1), Instant(30));
+    assert!(!members.set_draining(NodeId(1), Instant(40)), "already gone");
+    assert!(!members.set_draining(NodeId(9), Instant(50)), "not a member");
+}

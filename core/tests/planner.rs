@@ -134,3 +134,13 @@ fn reads_count_in_the_load_score() {
     // Normalised by the mean per accepting node: 40 reads/s over 2 nodes is 20 a node.
     assert_eq!(shardsim_core::planner::shard_scores(&cluster, &READS_ONLY), vec![0.5, 1.5]);
 }
+
+#[test]
+fn the_load_threshold_is_a_fraction_of_the_mean_score() {
+    // Weights summing to 0.5 make the mean score 0.5 a node. n1 scores 0.565 (shards of
+    // 0.543 and 0.022), n2 0.435: a gap of 0.13, past 0.1 x 0.5 (not past 0.1 / 0.5), so
+    // the small shard moves.
+    const HALF_WRITES: LoadWeights = LoadWeights { bytes: 0.0, writes_per_s: 0.5, reads_per_s: 0.0, shard_count: 0.0 };
+    let cluster = view(2, &[1, 1, 2], &[50, 2, 40]);
+    assert_eq!(plan_load_based(&cluster, &HALF_WRITES, 0.1, ROOMY), moves(&[(1, 1, 2)]));
+}
