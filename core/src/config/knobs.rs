@@ -78,8 +78,8 @@ pub fn planner_by_name(name: &str) -> Option<PlannerKind> {
     [PlannerKind::LoadBased, PlannerKind::LeastShard].into_iter().find(|kind| planner_name(*kind) == name)
 }
 
-/// Every numeric knob. `shard_count` is the cluster's shape: simulations draw it with
-/// the rest of the shape, not here.
+/// Every numeric knob. `shard_count` is part of the cluster's shape but lives in the
+/// protocol's configuration, so it is drawn here with the rest.
 pub const KNOBS: &[Knob] = &[
     knob!("shard_count", shard_count, whole 1 ..= 4096, draw 8 ..= 32),
     knob!("load_weights.bytes", load_weights.bytes, real 0.0 ..= 1.0, draw 0.0 ..= 1.0),

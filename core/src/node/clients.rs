@@ -60,6 +60,8 @@ impl DataNode {
             return Ok(());
         }
         let epoch = role.map(|role| role.epoch()).unwrap_or(named_epoch);
+        // One entry per writing client, told when the shard moves: bounded like the
+        // entities, since each client writes to at least one of them.
         let clients_max = self.config.entities_per_shard_max;
         let log_entries_max = self.config.shard_log_entries_max;
         let ack_before_durable = self.config.has_canary(Canary::AckBeforeDurable);

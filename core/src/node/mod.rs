@@ -162,9 +162,10 @@ impl DataNode {
             }
             assert!(stream.acked() <= state.log.last_index(), "target acked past the source's log");
         }
+        // Runs after every input: the canary lookup stays out of the per-shard loop.
+        let lingering = self.config.has_canary(crate::canary::Canary::SealBeforeHandoff);
         for (shard, state) in &self.shards {
             let serving = matches!(state.role, ShardRole::Owned { .. } | ShardRole::Fenced { .. });
-            let lingering = self.config.has_canary(crate::canary::Canary::SealBeforeHandoff);
             assert!(
                 serving || lingering || state.entities.is_empty(),
                 "{shard} has live entities on {} while held as {:?}",
