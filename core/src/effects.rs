@@ -1,4 +1,9 @@
 //! Outputs: what an actor asks its driver to do. The core performs none of them.
+//!
+//! Persist-before-send lives in the type (raft-rs's `Ready`): an actor's outputs for one
+//! input come out as a [`Ready`] that separates what may happen at once from what must
+//! wait until the persists are on disk. A driver cannot send an ack before the entry it
+//! acknowledges is durable, because it never holds the ack until it has synced.
 
 use crate::ids::{Address, Incarnation, Instant, PeerIdentity};
 use crate::observation::Observation;
@@ -6,24 +11,61 @@ use crate::storage::StorageOp;
 use crate::wire::{encode, Envelope, Message, PROTOCOL_VERSION};
 use bytes::Bytes;
 
+/// An output that reaches the outside world: a datagram, or a fact for the oracle.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Output {
-    /// Send one datagram.
+pub enum Effect {
     Send { to: Address, bytes: Bytes },
-    /// Persist one operation. When `durable`, the driver must have it on disk before it
-    /// carries out any later output of the same actor (persist-before-send).
-    Persist { op: StorageOp, durable: bool },
-    /// Call [`Input::Tick`](crate::Input::Tick) at `at`; replaces any earlier request.
-    SetTimer { at: Instant },
-    /// For the oracle and the trace.
     Observe(Observation),
 }
 
-/// The batch of outputs an actor produced for one input, in the order the driver must
-/// carry them out.
+/// Everything one input asked of the driver, in the order it must be carried out:
+/// 1. write `persists` to the disk's page cache, in order;
+/// 2. carry out `immediate`: it never depended on the persists;
+/// 3. if `must_sync`, sync the disk, and only then carry out `after_sync` (with
+///    `must_sync` false, `after_sync` is empty);
+/// 4. keep `timer` as the actor's only deadline, if set.
+///
+/// A crash between 1 and 3 loses the page cache and `after_sync` with it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Ready {
+    pub persists: Vec<StorageOp>,
+    pub must_sync: bool,
+    pub immediate: Vec<Effect>,
+    pub after_sync: Vec<Effect>,
+    /// Call [`Input::Tick`](crate::Input::Tick) at this time; replaces any earlier one.
+    pub timer: Option<Instant>,
+}
+
+impl Ready {
+    /// Every effect in the order a driver carries them out.
+    pub fn effects(&self) -> impl Iterator<Item = &Effect> {
+        self.immediate.iter().chain(&self.after_sync)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.persists.is_empty() && self.immediate.is_empty() && self.after_sync.is_empty() && self.timer.is_none()
+    }
+
+    /// Adds what a later step asked for, keeping its waits: once anything must sync,
+    /// everything after it waits too.
+    pub fn extend(&mut self, later: Ready) {
+        let Ready { persists, must_sync, immediate, after_sync, timer } = later;
+        self.persists.extend(persists);
+        let waits = if self.must_sync { &mut self.after_sync } else { &mut self.immediate };
+        waits.extend(immediate);
+        self.must_sync |= must_sync;
+        self.after_sync.extend(after_sync);
+        if timer.is_some() {
+            self.timer = timer;
+        }
+    }
+}
+
+/// Collects one input's outputs into a [`Ready`]. Once a durable persist is queued, every
+/// later send and observation waits for the sync.
 #[derive(Debug, Default)]
 pub struct Outbox {
-    outputs: Vec<Output>,
+    ready: Ready,
 }
 
 impl Outbox {
@@ -31,43 +73,99 @@ impl Outbox {
         Outbox::default()
     }
 
-    pub fn push(&mut self, output: Output) {
-        self.outputs.push(output);
+    fn effect(&mut self, effect: Effect) {
+        if self.ready.must_sync {
+            self.ready.after_sync.push(effect);
+        } else {
+            self.ready.immediate.push(effect);
+        }
     }
 
     /// Encodes `body` in an envelope from `from` and queues it for `to`.
     pub fn send(&mut self, from: PeerIdentity, to: Address, to_incarnation: Option<Incarnation>, body: Message) {
         let envelope = Envelope { version: PROTOCOL_VERSION, from, to_incarnation, body };
-        self.outputs.push(Output::Send { to, bytes: encode(&envelope) });
+        self.effect(Effect::Send { to, bytes: encode(&envelope) });
     }
 
+    /// A persist that must be on disk before anything queued after it happens.
     pub fn persist(&mut self, op: StorageOp) {
-        self.outputs.push(Output::Persist { op, durable: true });
+        self.ready.persists.push(op);
+        self.ready.must_sync = true;
     }
 
     /// A persist the driver may lose in a crash unless a later durable one follows.
     pub fn persist_lazily(&mut self, op: StorageOp) {
-        self.outputs.push(Output::Persist { op, durable: false });
+        self.ready.persists.push(op);
     }
 
     pub fn observe(&mut self, observation: Observation) {
         tracing::trace!(?observation);
-        self.outputs.push(Output::Observe(observation));
+        self.effect(Effect::Observe(observation));
     }
 
     pub fn set_timer(&mut self, at: Instant) {
-        self.outputs.push(Output::SetTimer { at });
+        self.ready.timer = Some(at);
     }
 
-    pub fn outputs(&self) -> &[Output] {
-        &self.outputs
+    /// Queues everything `other` holds after what this one holds, keeping its waits.
+    pub fn append(&mut self, other: Outbox) {
+        self.ready.extend(other.ready);
     }
 
-    pub fn drain(&mut self) -> std::vec::Drain<'_, Output> {
-        self.outputs.drain(..)
+    pub fn ready(&self) -> &Ready {
+        &self.ready
+    }
+
+    /// Hands the collected outputs to the driver and starts empty again.
+    pub fn take(&mut self) -> Ready {
+        std::mem::take(&mut self.ready)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.outputs.is_empty()
+        self.ready.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::StorageKey;
+
+    fn put() -> StorageOp {
+        StorageOp::Put { key: StorageKey::NodeMeta, value: Bytes::from_static(b"x") }
+    }
+
+    fn note(shard: u32) -> Observation {
+        use crate::ids::{Epoch, NodeId, ShardId};
+        Observation::ShardAllocated { shard: ShardId(shard), owner: NodeId(1), epoch: Epoch(1) }
+    }
+
+    #[test]
+    fn what_follows_a_durable_persist_waits_for_the_sync_and_what_precedes_it_does_not() {
+        let mut out = Outbox::new();
+        out.observe(note(1));
+        out.persist_lazily(put());
+        out.observe(note(2));
+        out.persist(put());
+        out.observe(note(3));
+        let ready = out.take();
+        assert_eq!(ready.persists.len(), 2);
+        assert!(ready.must_sync);
+        assert_eq!(ready.immediate, vec![Effect::Observe(note(1)), Effect::Observe(note(2))]);
+        assert_eq!(ready.after_sync, vec![Effect::Observe(note(3))]);
+        assert!(out.is_empty(), "take leaves the outbox empty");
+    }
+
+    #[test]
+    fn appending_keeps_the_waits_of_both() {
+        let mut first = Outbox::new();
+        first.persist(put());
+        let mut second = Outbox::new();
+        second.observe(note(1));
+        second.set_timer(Instant(5));
+        first.append(second);
+        let ready = first.take();
+        assert_eq!(ready.after_sync, vec![Effect::Observe(note(1))], "it came after a durable persist");
+        assert_eq!(ready.timer, Some(Instant(5)));
     }
 }

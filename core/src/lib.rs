@@ -32,7 +32,7 @@ pub mod wire;
 pub use client::Client;
 pub use config::ProtocolConfig;
 pub use coordinator::Coordinator;
-pub use effects::{Outbox, Output};
+pub use effects::{Effect, Outbox, Ready};
 pub use entropy::{Entropy, SplitMix64};
 pub use ids::*;
 pub use input::{Actor, Command, Input, InputError};

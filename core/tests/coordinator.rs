@@ -15,7 +15,7 @@ fn config() -> ProtocolConfig {
 }
 
 /// A heartbeat that reports every shard the coordinator routes to `node` as owned.
-fn heartbeat(probe: &mut Probe<Coordinator>, node: u32, incarnation: u64, cpu_permille: u32) -> Vec<Output> {
+fn heartbeat(probe: &mut Probe<Coordinator>, node: u32, incarnation: u64, cpu_permille: u32) -> Ready {
     let shards = probe
         .actor
         .routing()
@@ -33,8 +33,8 @@ fn heartbeat(probe: &mut Probe<Coordinator>, node: u32, incarnation: u64, cpu_pe
 }
 
 /// Heartbeats from both nodes, then a tick, every 100 ms until `until_ms`.
-fn run_until(probe: &mut Probe<Coordinator>, until_ms: u64) -> Vec<Output> {
-    let mut outputs = Vec::new();
+fn run_until(probe: &mut Probe<Coordinator>, until_ms: u64) -> Ready {
+    let mut outputs = Ready::default();
     while probe.now.as_ms() < until_ms {
         let next = probe.now.as_ms() + 100;
         probe.now = Instant(next);
@@ -70,7 +70,7 @@ fn progress(applied: u64, last: u64) -> SourceProgress {
     SourceProgress { snapshot_index: LogIndex(0), target_applied: LogIndex(applied), source_last: LogIndex(last) }
 }
 
-fn aborted_reason(outputs: &[Output]) -> Option<AbortReason> {
+fn aborted_reason(outputs: &Ready) -> Option<AbortReason> {
     observed(outputs).into_iter().find_map(|observation| match observation {
         Observation::MigrationAborted { reason, .. } => Some(reason),
         _ => None,
@@ -170,7 +170,7 @@ fn a_restart_aborts_what_was_in_flight_and_never_reuses_a_migration_id() {
 fn cpu_back_pressure_skips_the_sweep_but_not_a_drain() {
     let mut probe = settled_cluster();
     probe.command(Command::Decommission { node: NodeId(1) }).unwrap();
-    let mut outputs = Vec::new();
+    let mut outputs = Ready::default();
     for step in 1..=20 {
         let at = 1_000 + step * 100;
         probe.now = Instant(at);
@@ -202,7 +202,7 @@ fn reports_from_a_stranger_are_stale_and_change_nothing() {
 }
 
 /// A heartbeat with exactly these shard reports.
-fn heartbeat_with(probe: &mut Probe<Coordinator>, identity: PeerIdentity, shards: Vec<ShardReport>) -> Vec<Output> {
+fn heartbeat_with(probe: &mut Probe<Coordinator>, identity: PeerIdentity, shards: Vec<ShardReport>) -> Ready {
     probe
         .deliver(identity, Message::Heartbeat(Heartbeat { load: NodeLoad::default(), shard_loads: vec![], shards }))
         .unwrap()

@@ -41,17 +41,19 @@ fn every_boot_bumps_and_persists_the_incarnation() {
 fn a_write_is_acked_only_after_its_entry_is_durably_persisted() {
     let mut probe = node_with_shard();
     let outputs = probe.deliver(client_identity(1), write(0, 1, 1)).unwrap();
-    let persist_at = outputs
-        .iter()
-        .position(|output| {
-            matches!(
-                output,
-                Output::Persist { op: StorageOp::Put { key: StorageKey::LogEntry(..), .. }, durable: true }
-            )
-        })
-        .expect("the entry is persisted durably");
-    let ack_at = outputs.iter().position(|output| matches!(output, Output::Send { .. })).expect("the write is acked");
-    assert!(persist_at < ack_at, "ack sent before the entry was durable");
+    assert!(
+        outputs.persists.iter().any(|op| matches!(op, StorageOp::Put { key: StorageKey::LogEntry(..), .. })),
+        "the entry is persisted"
+    );
+    assert!(outputs.must_sync, "the entry must be durable");
+    assert!(
+        outputs.immediate.iter().all(|effect| !matches!(effect, Effect::Send { .. })),
+        "nothing sent before the sync"
+    );
+    assert!(
+        outputs.after_sync.iter().any(|effect| matches!(effect, Effect::Send { .. })),
+        "the ack waits for the sync"
+    );
     assert!(matches!(messages(&outputs)[0], Message::WriteAck { index: LogIndex(1), .. }));
 }
 
@@ -61,14 +63,14 @@ fn a_retried_write_is_acked_again_but_appended_once() {
     probe.deliver(client_identity(1), write(0, 1, 1)).unwrap();
     let outputs = probe.deliver(client_identity(1), write(0, 1, 1)).unwrap();
     assert!(matches!(messages(&outputs)[0], Message::WriteAck { index: LogIndex(1), .. }));
-    assert!(!outputs.iter().any(|output| matches!(output, Output::Persist { .. })));
+    assert!(outputs.persists.is_empty());
     assert_eq!(probe.actor.shard(ShardId(0)).unwrap().log.last_index(), LogIndex(1));
 }
 
 #[test]
 fn writes_at_the_wrong_epoch_or_to_unknown_shards_are_rejected() {
     let mut probe = node_with_shard();
-    let rejection = |outputs: Vec<Output>| match &messages(&outputs)[0] {
+    let rejection = |outputs: Ready| match &messages(&outputs)[0] {
         Message::WriteRejected { rejection, .. } => *rejection,
         other => panic!("expected a rejection, got {other:?}"),
     };
@@ -110,7 +112,8 @@ fn source_fences_durably_seals_and_forwards_after_commit() {
         probe.deliver(coordinator_identity(), Message::StartCutover { migration, shard: ShardId(0) }).unwrap();
     let fence = ShardRole::Fenced { epoch: Epoch(1), migration };
     assert!(
-        matches!(&outputs[0], Output::Persist { op: StorageOp::Put { key: StorageKey::ShardMeta(ShardId(0)), value }, durable: true } if *value == encode_record(&fence))
+        outputs.must_sync
+            && matches!(&outputs.persists[0], StorageOp::Put { key: StorageKey::ShardMeta(ShardId(0)), value } if *value == encode_record(&fence))
     );
     let sealed = messages(&outputs).into_iter().find(|message| matches!(message, Message::SourceSealed { .. }));
     assert!(

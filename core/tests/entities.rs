@@ -26,7 +26,7 @@ fn node(config: ProtocolConfig) -> Probe<DataNode> {
     probe
 }
 
-fn entity_events(outputs: &[Output]) -> Vec<Observation> {
+fn entity_events(outputs: &Ready) -> Vec<Observation> {
     observed(outputs)
         .into_iter()
         .filter(|observation| {
@@ -98,14 +98,14 @@ fn the_handoff_stops_entities_a_batch_per_tick_and_seals_only_when_none_is_left(
     probe.deliver(target, Message::ChunkAck { migration, shard: ShardId(0), applied_index: LogIndex(3) }).unwrap();
     let outputs =
         probe.deliver(coordinator_identity(), Message::StartCutover { migration, shard: ShardId(0) }).unwrap();
-    let handed_off = |outputs: &[Output]| {
+    let handed_off = |outputs: &Ready| {
         entity_events(outputs)
             .iter()
             .filter(|event| matches!(event, Observation::EntityStopped { reason: EntityStop::HandedOff, .. }))
             .count()
     };
     let sealed =
-        |outputs: &[Output]| messages(outputs).iter().any(|message| matches!(message, Message::SourceSealed { .. }));
+        |outputs: &Ready| messages(outputs).iter().any(|message| matches!(message, Message::SourceSealed { .. }));
     assert_eq!(handed_off(&outputs), 2);
     assert!(!sealed(&outputs), "sealed with an entity still live");
     let told = sent(&outputs).into_iter().any(|(to, message)| {

@@ -65,15 +65,18 @@ impl Loop {
         let mut out = Outbox::new();
         let actor = self.actors.get_mut(&address).expect("actor").actor();
         let result = input(actor, self.now, &mut self.entropy, &mut out);
-        for output in out.drain() {
-            match output {
-                Output::Send { to, bytes } => self.in_flight.push_back((address, to, bytes)),
-                Output::Persist { op, .. } => apply(self.disks.entry(address).or_default(), &op),
-                Output::SetTimer { at } => {
-                    self.timers.insert(address, at);
-                }
-                Output::Observe(observation) => self.observations.push(observation),
+        let ready = out.take();
+        for op in &ready.persists {
+            apply(self.disks.entry(address).or_default(), op);
+        }
+        for effect in ready.immediate.into_iter().chain(ready.after_sync) {
+            match effect {
+                Effect::Send { to, bytes } => self.in_flight.push_back((address, to, bytes)),
+                Effect::Observe(observation) => self.observations.push(observation),
             }
+        }
+        if let Some(at) = ready.timer {
+            self.timers.insert(address, at);
         }
         result
     }

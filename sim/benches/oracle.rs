@@ -69,9 +69,9 @@ fn cluster(size: Size) -> (Actors, Oracle) {
                 entity: EntityKey((sequence % 4) as u32),
                 payload: Bytes::from_static(b"payload"),
             };
-            for output in deliver(&mut actors, owner, client, write, &mut entropy) {
-                if let Output::Observe(observation) = output {
-                    oracle.observe(Instant::ZERO, ActorId::Node(owner), &observation, &actors).unwrap();
+            for output in deliver(&mut actors, owner, client, write, &mut entropy).effects() {
+                if let Effect::Observe(observation) = output {
+                    oracle.observe(Instant::ZERO, ActorId::Node(owner), observation, &actors).unwrap();
                 }
             }
         }

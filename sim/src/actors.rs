@@ -6,7 +6,7 @@ use crate::oracle::ClusterState;
 use shardsim_core::storage::DiskImage;
 use shardsim_core::{
     Actor, ActorId, Address, Client, ClientId, Coordinator, DataNode, Entropy, Input, InputError, Instant, NodeId,
-    Outbox, Output, ProtocolConfig,
+    Outbox, ProtocolConfig, Ready,
 };
 use std::collections::BTreeMap;
 
@@ -91,6 +91,14 @@ impl Actors {
         }
     }
 
+    pub fn has_slot(&self, actor: ActorId) -> bool {
+        match actor {
+            ActorId::Coordinator => true,
+            ActorId::Node(node) => self.nodes.contains_key(&node),
+            ActorId::Client(client) => self.clients.contains_key(&client),
+        }
+    }
+
     pub fn is_up(&self, actor: ActorId) -> bool {
         match actor {
             ActorId::Coordinator => self.coordinator.actor.is_some(),
@@ -100,12 +108,7 @@ impl Actors {
     }
 
     /// A fresh actor booted from what its disk durably holds.
-    pub fn boot(
-        &mut self,
-        actor: ActorId,
-        now: Instant,
-        entropy: &mut dyn Entropy,
-    ) -> (Result<(), InputError>, Vec<Output>) {
+    pub fn boot(&mut self, actor: ActorId, now: Instant, entropy: &mut dyn Entropy) -> (Result<(), InputError>, Ready) {
         let config = self.config.clone();
         match actor {
             ActorId::Coordinator => self.coordinator.actor = Some(Coordinator::new(config)),
@@ -128,7 +131,7 @@ impl Actors {
         now: Instant,
         input: Input<'_>,
         entropy: &mut dyn Entropy,
-    ) -> (Result<(), InputError>, Vec<Output>) {
+    ) -> (Result<(), InputError>, Ready) {
         let mut out = Outbox::new();
         let target: Option<&mut dyn Actor> = match actor {
             ActorId::Coordinator => self.coordinator.actor.as_mut().map(|actor| actor as &mut dyn Actor),
@@ -143,7 +146,7 @@ impl Actors {
             Some(target) => target.handle(now, input, entropy, &mut out),
             None => Err(InputError::NotBooted),
         };
-        (result, out.drain().collect())
+        (result, out.take())
     }
 
     /// Memory lost, disk kept (less what was never synced).

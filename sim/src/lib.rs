@@ -17,11 +17,13 @@ pub mod knobs;
 pub mod lab;
 pub mod oracle;
 pub mod report;
+pub mod run;
 pub mod scenario;
 pub mod simulation;
 pub mod sweep;
 pub mod trace;
 pub mod workload;
+pub mod world;
 
 pub use report::{Report, Verdict};
 pub use scenario::{Scenario, ScenarioName};

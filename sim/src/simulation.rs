@@ -7,46 +7,11 @@
 
 use crate::faults::{generate, FaultPlan};
 use crate::knobs::{self, KnobError, Knobs};
-use crate::report::{Report, Summary, Verdict};
+use crate::report::{Report, Verdict};
+pub use crate::run::{RunOutcome, RunSpec};
 use crate::scenario::{Scenario, ScenarioName};
+use crate::world::{Schedule, ScheduleHeader, SCHEDULE_FORMAT};
 use shardsim_core::canary::Canary;
-
-/// Everything one run needs; a pure function of it gives the run.
-#[derive(Clone, Debug)]
-pub struct RunSpec {
-    pub seed: u64,
-    pub scenario: Scenario,
-    pub plan: FaultPlan,
-    pub plan_file: Option<String>,
-    pub canaries: Vec<Canary>,
-    pub keep_trace: bool,
-    /// Off only to measure what the oracle costs.
-    pub check_invariants: bool,
-    /// For measurements: a liveness phase of exactly this long, judged by nothing, so that
-    /// runs with and without the oracle simulate the same time.
-    pub liveness_fixed_ms: Option<u64>,
-}
-
-/// What a driver returns for one run.
-#[derive(Clone, Debug)]
-pub struct RunOutcome {
-    pub verdict: Verdict,
-    pub summary: Summary,
-    pub trace_hash: u64,
-    pub trace_lines: Option<Vec<String>>,
-}
-
-impl RunOutcome {
-    /// A run that crashed, or could not start (its knobs conflict): a crash verdict with why.
-    pub fn crashed(message: String) -> RunOutcome {
-        RunOutcome {
-            verdict: Verdict::Crash { message },
-            summary: Summary::default(),
-            trace_hash: 0,
-            trace_lines: None,
-        }
-    }
-}
 
 #[derive(Clone, Debug)]
 pub struct Simulation {
@@ -59,6 +24,7 @@ pub struct Simulation {
     keep_trace: bool,
     check_invariants: bool,
     liveness_fixed_ms: Option<u64>,
+    record_schedule: bool,
 }
 
 impl Simulation {
@@ -72,6 +38,7 @@ impl Simulation {
             keep_trace: false,
             check_invariants: true,
             liveness_fixed_ms: None,
+            record_schedule: false,
         }
     }
 
@@ -130,6 +97,13 @@ impl Simulation {
         self
     }
 
+    /// Record every event the world applies, for [`Simulation::schedule`] and
+    /// `--save-schedule`.
+    pub fn record_schedule(mut self, record: bool) -> Simulation {
+        self.record_schedule = record;
+        self
+    }
+
     pub fn seed(&self) -> u64 {
         self.seed
     }
@@ -163,7 +137,35 @@ impl Simulation {
             keep_trace: self.keep_trace,
             check_invariants: self.check_invariants,
             liveness_fixed_ms: self.liveness_fixed_ms,
+            record_schedule: self.record_schedule,
         }
+    }
+
+    /// What a schedule recorded from this simulation says about it, and what a replay
+    /// must match.
+    pub fn schedule_header(&self) -> ScheduleHeader {
+        ScheduleHeader {
+            format: SCHEDULE_FORMAT,
+            seed: self.seed,
+            scenario: self.scenario.name.to_string(),
+            canaries: self.canaries.iter().map(|canary| canary.to_string()).collect(),
+            knobs: knobs::listing(&self.scenario_spec()),
+        }
+    }
+
+    /// The schedule a recorded run applied (`None` unless `record_schedule` was on).
+    pub fn schedule(&self, outcome: &RunOutcome) -> Option<Schedule> {
+        let events = outcome.schedule.clone()?;
+        let invariant = match &outcome.verdict {
+            Verdict::Safety { violation } | Verdict::Liveness { violation } => Some(violation.invariant.clone()),
+            Verdict::Pass | Verdict::Crash { .. } => None,
+        };
+        Some(Schedule {
+            header: self.schedule_header(),
+            trace_hash: format!("{:016x}", outcome.trace_hash),
+            invariant,
+            events,
+        })
     }
 
     /// The command that reruns exactly this simulation.

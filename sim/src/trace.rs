@@ -21,7 +21,7 @@ struct NemesisLine<'a> {
     nemesis: &'a str,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Trace {
     hash: u64,
     lines: Option<Vec<String>>,

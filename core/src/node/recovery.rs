@@ -62,9 +62,7 @@ impl DataNode {
         }
         let mut boot_out = Outbox::new();
         let incarnation = next_incarnation(disk, StorageKey::NodeMeta, &mut boot_out)?;
-        for output in boot_out.drain() {
-            out.push(output);
-        }
+        out.append(boot_out);
         self.identity = Some(PeerIdentity { actor: ActorId::Node(self.node), address, incarnation });
         self.shards = shards;
         self.sources.clear();

@@ -14,7 +14,7 @@ pub struct Probe<A: Actor> {
 }
 
 impl<A: Actor> Probe<A> {
-    pub fn boot(actor: A, address: Address) -> (Probe<A>, Vec<Output>) {
+    pub fn boot(actor: A, address: Address) -> (Probe<A>, Ready) {
         let mut probe =
             Probe { actor, address, disk: DiskImage::new(), now: Instant::ZERO, entropy: SplitMix64::new(9) };
         let outputs = probe.reboot();
@@ -22,24 +22,22 @@ impl<A: Actor> Probe<A> {
     }
 
     /// A restart: the same disk, a fresh boot input.
-    pub fn reboot(&mut self) -> Vec<Output> {
+    pub fn reboot(&mut self) -> Ready {
         let disk = self.disk.clone();
         self.input(Input::Boot { disk: &disk, address: self.address }).expect("boot")
     }
 
-    pub fn input(&mut self, input: Input<'_>) -> Result<Vec<Output>, InputError> {
+    pub fn input(&mut self, input: Input<'_>) -> Result<Ready, InputError> {
         let mut out = Outbox::new();
         let result = self.actor.handle(self.now, input, &mut self.entropy, &mut out);
-        let outputs: Vec<Output> = out.drain().collect();
-        for output in &outputs {
-            if let Output::Persist { op, .. } = output {
-                apply(&mut self.disk, op);
-            }
+        let ready = out.take();
+        for op in &ready.persists {
+            apply(&mut self.disk, op);
         }
-        result.map(|()| outputs)
+        result.map(|()| ready)
     }
 
-    pub fn deliver(&mut self, from: PeerIdentity, body: Message) -> Result<Vec<Output>, InputError> {
+    pub fn deliver(&mut self, from: PeerIdentity, body: Message) -> Result<Ready, InputError> {
         self.deliver_to(from, None, body)
     }
 
@@ -48,40 +46,40 @@ impl<A: Actor> Probe<A> {
         from: PeerIdentity,
         to_incarnation: Option<Incarnation>,
         body: Message,
-    ) -> Result<Vec<Output>, InputError> {
+    ) -> Result<Ready, InputError> {
         let bytes = wire::encode(&Envelope { version: PROTOCOL_VERSION, from, to_incarnation, body });
         self.input(Input::Datagram { from: from.address, bytes: &bytes })
     }
 
-    pub fn tick_at(&mut self, at_ms: u64) -> Vec<Output> {
+    pub fn tick_at(&mut self, at_ms: u64) -> Ready {
         self.now = Instant(at_ms);
         self.input(Input::Tick).expect("tick")
     }
 
-    pub fn command(&mut self, command: Command) -> Result<Vec<Output>, InputError> {
+    pub fn command(&mut self, command: Command) -> Result<Ready, InputError> {
         self.input(Input::Command(&command))
     }
 }
 
-pub fn sent(outputs: &[Output]) -> Vec<(Address, Message)> {
+pub fn sent(outputs: &Ready) -> Vec<(Address, Message)> {
     outputs
-        .iter()
+        .effects()
         .filter_map(|output| match output {
-            Output::Send { to, bytes } => Some((*to, wire::decode(bytes).expect("own messages decode").body)),
+            Effect::Send { to, bytes } => Some((*to, wire::decode(bytes).expect("own messages decode").body)),
             _ => None,
         })
         .collect()
 }
 
-pub fn messages(outputs: &[Output]) -> Vec<Message> {
+pub fn messages(outputs: &Ready) -> Vec<Message> {
     sent(outputs).into_iter().map(|(_, message)| message).collect()
 }
 
-pub fn observed(outputs: &[Output]) -> Vec<Observation> {
+pub fn observed(outputs: &Ready) -> Vec<Observation> {
     outputs
-        .iter()
+        .effects()
         .filter_map(|output| match output {
-            Output::Observe(observation) => Some(observation.clone()),
+            Effect::Observe(observation) => Some(observation.clone()),
             _ => None,
         })
         .collect()

@@ -1,7 +1,7 @@
 //! The baseline for the harness's overhead: bare madsim datagrams between the same number
 //! of nodes at the same message rate, with nothing behind them but a counter.
 
-use super::actor_task::socket_address;
+use super::carry::socket_address;
 use crate::actors::node_address;
 use madsim::export::futures::future::{select, Either};
 use madsim::net::Endpoint;

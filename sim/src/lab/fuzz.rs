@@ -7,7 +7,7 @@
 use super::explore::{start_lab, Start};
 use super::{ByteChooser, Lab, LabConfig};
 use shardsim_core::canary::Canary;
-use shardsim_core::{wire, ActorId, Address, Input};
+use shardsim_core::{wire, ActorId, Address};
 use std::sync::OnceLock;
 
 pub const CANARIES_VARIABLE: &str = "SHARDSIM_FUZZ_CANARIES";
@@ -70,6 +70,6 @@ pub fn warm_lab_with(canaries: &[Canary]) -> Lab {
 impl Lab {
     /// Hands raw bytes to an actor as a datagram, outside the choice machinery.
     pub fn deliver_raw(&mut self, actor: ActorId, from: Address, bytes: &[u8]) -> Result<(), crate::oracle::Violation> {
-        self.input(actor, Input::Datagram { from, bytes })
+        self.event(crate::world::Event::Datagram { to: actor, from, bytes: bytes::Bytes::copy_from_slice(bytes) })
     }
 }

@@ -7,76 +7,61 @@ mod choice;
 mod config;
 pub mod explore;
 pub mod fuzz;
+pub mod replay;
 
 pub use choice::{choice_of, ByteChooser, Choice};
 pub use config::LabConfig;
 
-use crate::actors::{client_address, node_address, Actors};
+use crate::actors::Actors;
+use crate::faults::{Fault, Target};
 use crate::oracle::{Oracle, Violation};
-use bytes::Bytes;
-use shardsim_core::{ActorId, Address, ClientId, Command, Input, Instant, NodeId, Output, SplitMix64};
-use std::collections::{BTreeMap, BTreeSet};
+use crate::workload::Workload;
+use crate::world::{Event, InFlight, MessageId, World, WorldConfig};
+use shardsim_core::{ActorId, ClientId, Instant, NodeId};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct InFlight {
-    pub from: Address,
-    pub to: Address,
-    pub bytes: Bytes,
-}
 
 const CLIENT: ClientId = ClientId(1);
 /// A single AdvanceTime moves at most this far.
 const ADVANCE_MS_MAX: u64 = 1_000;
 
+/// A scheduler for the [world](crate::world) where a chooser picks every event. Disks
+/// sync as soon as they are asked to and a stopped actor that may start boots at once,
+/// so every choice is one step of the cluster.
 #[derive(Clone)]
 pub struct Lab {
     config: LabConfig,
-    actors: Actors,
-    oracle: Oracle,
-    now: Instant,
-    in_flight: Vec<InFlight>,
-    timers: BTreeMap<ActorId, Instant>,
-    blocked: BTreeSet<(ActorId, ActorId)>,
-    generations: BTreeMap<NodeId, u32>,
-    entropy: SplitMix64,
+    world: World,
     writes: u64,
     pub steps: u64,
-    pub messages_lost_to_bounds: u64,
 }
 
 impl Lab {
     /// Boots the coordinator, the client and every node but the spares, at time zero.
     pub fn new(config: LabConfig) -> Lab {
         let protocol = config.protocol();
-        let mut actors = Actors::new(protocol.clone());
-        for node in 1..=config.nodes {
-            actors.add_node(NodeId(node), node_address(NodeId(node), 0));
-        }
-        actors.add_client(CLIENT, client_address(CLIENT));
-        let mut lab = Lab {
-            entropy: SplitMix64::new(config.seed),
-            oracle: Oracle::new(protocol),
-            actors,
-            config,
-            now: Instant::ZERO,
-            in_flight: Vec::new(),
-            timers: BTreeMap::new(),
-            blocked: BTreeSet::new(),
-            generations: BTreeMap::new(),
-            writes: 0,
-            steps: 0,
-            messages_lost_to_bounds: 0,
-        };
+        let world = World::new(WorldConfig {
+            workload: Workload::new(protocol.shard_count, 0, 10),
+            protocol,
+            nodes: config.nodes,
+            clients: 1,
+            seed: config.seed,
+            check_invariants: config.check_invariants,
+            keep_trace: false,
+            in_flight_max: Some(config.in_flight_max),
+            record: false,
+        });
+        let mut lab = Lab { config, world, writes: 0, steps: 0 };
         let first_spare = lab.config.nodes - lab.config.spare_nodes.min(lab.config.nodes) + 1;
         let booting: Vec<ActorId> = lab
-            .actors
+            .world
+            .actors()
             .actor_ids()
             .into_iter()
             .filter(|actor| !matches!(actor, ActorId::Node(node) if node.0 >= first_spare))
             .collect();
         for actor in booting {
-            lab.boot(actor).expect("booting a fresh cluster breaks nothing");
+            lab.event(Event::Boot { actor }).expect("booting a fresh cluster breaks nothing");
         }
         lab
     }
@@ -85,185 +70,131 @@ impl Lab {
         &self.config
     }
 
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+
     pub fn actors(&self) -> &Actors {
-        &self.actors
+        self.world.actors()
     }
 
     pub fn oracle(&self) -> &Oracle {
-        &self.oracle
+        self.world.oracle()
     }
 
     pub fn now(&self) -> Instant {
-        self.now
+        self.world.now()
     }
 
-    pub fn in_flight(&self) -> &[InFlight] {
-        &self.in_flight
+    pub fn in_flight(&self) -> &BTreeMap<MessageId, InFlight> {
+        self.world.in_flight()
     }
 
     pub fn timers(&self) -> &BTreeMap<ActorId, Instant> {
-        &self.timers
+        self.world.timers()
     }
 
     /// [coordinator, n1, n2, ...]: what Crash, Restart and Partition index.
     fn servers(&self) -> Vec<ActorId> {
-        std::iter::once(ActorId::Coordinator).chain(self.actors.nodes.keys().map(|node| ActorId::Node(*node))).collect()
+        std::iter::once(ActorId::Coordinator)
+            .chain(self.world.actors().nodes.keys().map(|node| ActorId::Node(*node)))
+            .collect()
     }
 
     /// Pending timers in the order FireTimer indexes them: by deadline, then actor.
     pub fn timer_order(&self) -> Vec<(Instant, ActorId)> {
-        let mut order: Vec<(Instant, ActorId)> = self.timers.iter().map(|(actor, at)| (*at, *actor)).collect();
+        let mut order: Vec<(Instant, ActorId)> = self.world.timers().iter().map(|(actor, at)| (*at, *actor)).collect();
         order.sort();
         order
     }
 
-    fn boot(&mut self, actor: ActorId) -> Result<(), Violation> {
-        let (result, outputs) = self.actors.boot(actor, self.now, &mut self.entropy);
-        result.expect("boot from the lab's own disks");
-        self.carry_out(actor, outputs)
+    /// Applies one event now, then what it set going: syncs at once, boots at once.
+    pub fn event(&mut self, event: Event) -> Result<(), Violation> {
+        let now = self.world.now();
+        let mut pending = vec![event];
+        while let Some(event) = pending.pop() {
+            let applied = self.world.apply(now, event);
+            pending.extend(applied.started.iter().map(|actor| Event::Boot { actor: *actor }));
+            pending.extend(applied.sync.map(|actor| Event::Sync { actor }));
+        }
+        match self.world.violation() {
+            Some(violation) => Err(violation.clone()),
+            None => Ok(()),
+        }
     }
 
-    fn input(&mut self, actor: ActorId, input: Input<'_>) -> Result<(), Violation> {
-        if !self.actors.is_up(actor) {
-            return Ok(());
-        }
-        let (_, outputs) = self.actors.handle(actor, self.now, input, &mut self.entropy);
-        self.carry_out(actor, outputs)
-    }
-
-    /// Outputs take effect at once: a durable persist is synced before the next output.
-    fn carry_out(&mut self, actor: ActorId, outputs: Vec<Output>) -> Result<(), Violation> {
-        for output in outputs {
-            match output {
-                Output::Persist { op, durable } => {
-                    let disk = self.actors.disk_mut(actor);
-                    disk.write(op);
-                    if durable {
-                        disk.sync();
-                    }
-                }
-                Output::Send { to, bytes } => {
-                    let destination = self.actors.actor_at(to);
-                    if destination.is_some_and(|destination| self.blocked.contains(&(actor, destination))) {
-                        continue;
-                    }
-                    if self.in_flight.len() >= self.config.in_flight_max {
-                        self.messages_lost_to_bounds += 1;
-                        continue;
-                    }
-                    self.in_flight.push(InFlight { from: self.actors.address(actor), to, bytes });
-                }
-                Output::SetTimer { at } => {
-                    self.timers.insert(actor, at);
-                }
-                Output::Observe(observation) if self.config.check_invariants => {
-                    self.oracle.observe(self.now, actor, &observation, &self.actors)?
-                }
-                Output::Observe(_) => {}
-            }
-        }
-        if !self.config.check_invariants {
-            return Ok(());
-        }
-        self.oracle.after_step(self.now, actor, &self.actors)
+    fn message_at(&self, index: u16) -> Option<MessageId> {
+        let count = self.world.in_flight().len();
+        (count > 0).then(|| *self.world.in_flight().keys().nth(index as usize % count).expect("in range"))
     }
 
     /// One step. The oracle has checked every invariant when it returns.
     pub fn apply(&mut self, choice: Choice) -> Result<(), Violation> {
         self.steps += 1;
+        for event in self.events_for(choice).unwrap_or_default() {
+            self.event(event)?;
+        }
+        Ok(())
+    }
+
+    /// The events a choice stands for in this state; `None` when it acts on nothing.
+    fn events_for(&mut self, choice: Choice) -> Option<Vec<Event>> {
         let servers = self.servers();
         let pick = |index: u16, len: usize| (len > 0).then(|| index as usize % len);
-        match choice {
-            Choice::Deliver(index) => {
-                let Some(position) = pick(index, self.in_flight.len()) else { return Ok(()) };
-                let message = self.in_flight.remove(position);
-                if let Some(actor) = self.actors.actor_at(message.to) {
-                    self.input(actor, Input::Datagram { from: message.from, bytes: &message.bytes })?;
-                }
-            }
-            Choice::Drop(index) => {
-                if let Some(position) = pick(index, self.in_flight.len()) {
-                    self.in_flight.remove(position);
-                }
-            }
-            Choice::Duplicate(index) => {
-                if let Some(position) = pick(index, self.in_flight.len()) {
-                    if self.in_flight.len() < self.config.in_flight_max {
-                        self.in_flight.push(self.in_flight[position].clone());
-                    }
-                }
-            }
+        let target = |actor: ActorId| match actor {
+            ActorId::Node(node) => Target::Node(node),
+            _ => Target::Coordinator,
+        };
+        let event = match choice {
+            Choice::Deliver(index) => Event::Deliver { message: self.message_at(index)? },
+            Choice::Drop(index) => Event::Drop { message: self.message_at(index)? },
+            Choice::Duplicate(index) => Event::Duplicate { message: self.message_at(index)? },
             Choice::FireTimer(index) => {
                 // Any timer already due may fire first; otherwise time moves to the
                 // earliest deadline. Time never skips a deadline: a pause is a crash's job.
                 let order = self.timer_order();
-                let due = order.iter().filter(|(at, _)| *at <= self.now).count().max(1);
-                let Some(position) = pick(index, due.min(order.len())) else { return Ok(()) };
-                let (at, actor) = order[position];
-                self.now = self.now.max(at);
-                self.timers.remove(&actor);
-                self.input(actor, Input::Tick)?;
+                let due = order.iter().filter(|(at, _)| *at <= self.world.now()).count().max(1);
+                let (at, actor) = order[pick(index, due.min(order.len()))?];
+                self.world.advance_to(at);
+                Event::FireTimer { actor }
             }
-            Choice::AdvanceTime(ms) => self.now = self.now.plus_ms(u64::from(ms).min(ADVANCE_MS_MAX)),
+            Choice::AdvanceTime(ms) => {
+                self.world.advance_to(self.world.now().plus_ms(u64::from(ms).min(ADVANCE_MS_MAX)));
+                return None;
+            }
             Choice::Crash(index) => {
-                let Some(position) = pick(index, servers.len()) else { return Ok(()) };
-                let actor = servers[position];
-                if self.actors.is_up(actor) {
-                    self.actors.crash(actor);
-                    self.timers.remove(&actor);
-                }
+                let actor = servers[pick(index, servers.len())?];
+                Event::Inject { fault: Fault::Crash { target: target(actor), down_ms: 0 } }
             }
-            Choice::Restart(index) => {
-                let Some(position) = pick(index, servers.len()) else { return Ok(()) };
-                let actor = servers[position];
-                if !self.actors.is_up(actor) {
-                    self.boot(actor)?;
-                }
-            }
+            Choice::Restart(index) => Event::Boot { actor: servers[pick(index, servers.len())?] },
             Choice::ChangeIdentity(index) => {
-                let nodes: Vec<NodeId> = self.actors.nodes.keys().copied().collect();
-                let Some(position) = pick(index, nodes.len()) else { return Ok(()) };
-                let node = nodes[position];
-                let actor = ActorId::Node(node);
-                if self.actors.is_up(actor) {
-                    self.actors.crash(actor);
-                    self.timers.remove(&actor);
-                }
-                if self.actors.owns_no_shard(node) {
-                    let generation = self.generations.entry(node).or_default();
-                    *generation += 1;
-                    self.actors.replace(node, node_address(node, *generation));
-                }
-                self.boot(actor)?;
+                let nodes: Vec<NodeId> = self.world.actors().nodes.keys().copied().collect();
+                Event::Inject { fault: Fault::Replace { node: nodes[pick(index, nodes.len())?] } }
             }
             Choice::Partition(first, second) => {
-                let (Some(a), Some(b)) = (pick(first, servers.len()), pick(second, servers.len())) else {
-                    return Ok(());
-                };
-                if a != b {
-                    self.blocked.insert((servers[a], servers[b]));
-                    self.blocked.insert((servers[b], servers[a]));
+                let (a, b) = (pick(first, servers.len())?, pick(second, servers.len())?);
+                if a == b {
+                    return None;
                 }
+                let (a, b) = (target(servers[a]), target(servers[b]));
+                let one_way = |from, to| Event::Inject { fault: Fault::OneWay { from, to, heal_after_ms: 0 } };
+                return Some(vec![one_way(a, b), one_way(b, a)]);
             }
-            Choice::Heal => self.blocked.clear(),
+            Choice::Heal => Event::HealAll,
             Choice::ClientWrite(index) => {
-                let shard = shardsim_core::ShardId(u32::from(index) % self.config.shards.max(1));
+                let shards = self.config.shards.max(1);
+                let shard = shardsim_core::ShardId(u32::from(index) % shards);
                 self.writes += 1;
                 // Two entities per shard: handoffs and restarts have something to carry.
-                let entity = shardsim_core::EntityKey((u32::from(index) / self.config.shards.max(1)) % 2);
-                let payload = Bytes::from(self.writes.to_le_bytes().to_vec());
-                let command = Command::Write { shard, entity, payload };
-                self.input(ActorId::Client(CLIENT), Input::Command(&command))?;
+                let entity = shardsim_core::EntityKey((u32::from(index) / shards) % 2);
+                Event::ClientWrite { client: CLIENT, shard, entity, payload: self.writes }
             }
             Choice::Decommission(index) => {
-                let nodes: Vec<NodeId> = self.actors.nodes.keys().copied().collect();
-                if let Some(position) = pick(index, nodes.len()) {
-                    let command = Command::Decommission { node: nodes[position] };
-                    self.input(ActorId::Coordinator, Input::Command(&command))?;
-                }
+                let nodes: Vec<NodeId> = self.world.actors().nodes.keys().copied().collect();
+                Event::Inject { fault: Fault::Decommission { node: nodes[pick(index, nodes.len())?] } }
             }
-        }
-        Ok(())
+        };
+        Some(vec![event])
     }
 
     /// Applies choices until one breaks an invariant or the step bound; returns how many
@@ -280,25 +211,26 @@ impl Lab {
     /// A fingerprint of everything that decides the future: actors' memory, durable disks,
     /// messages in flight (as a multiset), timers relative to now, partitions.
     pub fn state_hash(&self) -> u64 {
+        let actors = self.world.actors();
         let mut text = String::new();
         let _ = write!(
             text,
             "{:?}{:?}{:?}",
-            self.actors.coordinator.actor,
-            self.actors.coordinator.disk.durable(),
-            self.blocked
+            actors.coordinator.actor,
+            actors.coordinator.disk.durable(),
+            self.world.blocked()
         );
-        for (node, slot) in &self.actors.nodes {
+        for (node, slot) in &actors.nodes {
             let _ = write!(text, "{node}{:?}{:?}{}", slot.actor, slot.disk.durable(), slot.address);
         }
-        for slot in self.actors.clients.values() {
+        for slot in actors.clients.values() {
             let _ = write!(text, "{:?}", slot.actor);
         }
-        let mut messages: Vec<&InFlight> = self.in_flight.iter().collect();
+        let mut messages: Vec<&InFlight> = self.world.in_flight().values().collect();
         messages.sort_by(|a, b| (a.to, a.from, &a.bytes[..]).cmp(&(b.to, b.from, &b.bytes[..])));
         let _ = write!(text, "{messages:?}");
-        for (actor, at) in &self.timers {
-            let _ = write!(text, "{actor}{}", at.as_ms().saturating_sub(self.now.as_ms()));
+        for (actor, at) in self.world.timers() {
+            let _ = write!(text, "{actor}{}", at.as_ms().saturating_sub(self.world.now().as_ms()));
         }
         fnv(text.as_bytes())
     }
@@ -310,7 +242,7 @@ impl Lab {
             if done(self) {
                 return Ok(true);
             }
-            let choice = if self.in_flight.is_empty() { Choice::FireTimer(0) } else { Choice::Deliver(0) };
+            let choice = if self.world.in_flight().is_empty() { Choice::FireTimer(0) } else { Choice::Deliver(0) };
             self.apply(choice)?;
         }
         Ok(done(self))

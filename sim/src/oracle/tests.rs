@@ -62,10 +62,8 @@ impl FakeCluster {
                 .handle(Instant::ZERO, Input::Datagram { from: from.address, bytes: &bytes }, &mut entropy, &mut out)
                 .unwrap();
         }
-        for output in out.drain() {
-            if let Output::Persist { op, .. } = output {
-                apply(disk, &op);
-            }
+        for op in out.take().persists {
+            apply(disk, &op);
         }
         self.nodes.insert(NodeId(node), actor);
     }

@@ -1,0 +1,234 @@
+//! What every fault kind means, once: which links it cuts, which actor it stops, what
+//! knob it turns, and what its healing undoes. A fault that cannot apply (its node is not
+//! in the cluster, or replacing it would wipe a shard's only copy) is skipped and noted.
+
+use super::{Applied, FaultId, World};
+use crate::actors::node_address;
+use crate::faults::{Fault, Target};
+use shardsim_core::{ActorId, Command, NodeId};
+use std::collections::BTreeSet;
+
+/// A fault in force until it heals.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ActiveFault {
+    pub fault: Fault,
+    effect: Effect,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Effect {
+    /// Directed actor-to-actor links that drop everything.
+    Links(Vec<(ActorId, ActorId)>),
+    Loss(u32),
+    DelayMs(u64),
+    Duplicate(u32),
+    Down(ActorId),
+}
+
+impl ActiveFault {
+    pub(super) fn loss_permille(&self) -> u32 {
+        if let Effect::Loss(rate) = self.effect {
+            rate
+        } else {
+            0
+        }
+    }
+
+    pub(super) fn delay_max_ms(&self) -> u64 {
+        if let Effect::DelayMs(latency) = self.effect {
+            latency
+        } else {
+            0
+        }
+    }
+
+    pub(super) fn duplicate_permille(&self) -> u32 {
+        if let Effect::Duplicate(rate) = self.effect {
+            rate
+        } else {
+            0
+        }
+    }
+}
+
+fn actor_of(target: Target) -> ActorId {
+    match target {
+        Target::Coordinator => ActorId::Coordinator,
+        Target::Node(node) => ActorId::Node(node),
+    }
+}
+
+impl World {
+    fn record_fault(&mut self, fault: &Fault, applied: bool, detail: &str) {
+        let kind = fault.kind();
+        let counts = if applied { &mut self.faults_injected } else { &mut self.faults_skipped };
+        *counts.entry(kind.name().to_string()).or_default() += 1;
+        let verb = if applied { "inject" } else { "skip" };
+        self.note(&format!("{verb} {fault:?}{detail}"));
+        if applied {
+            self.oracle.fault_started(kind, fault.heals_after_ms().is_some());
+        }
+    }
+
+    /// Both directions between `side` and every other actor with a slot now.
+    fn cut_off(&self, side: &BTreeSet<ActorId>) -> Vec<(ActorId, ActorId)> {
+        let mut links = Vec::new();
+        for a in side {
+            for b in self.actors.actor_ids().into_iter().filter(|b| !side.contains(b)) {
+                links.push((*a, b));
+                links.push((b, *a));
+            }
+        }
+        links
+    }
+
+    pub(super) fn inject(&mut self, fault: &Fault, applied: &mut Applied) {
+        let effect = match self.effect_of(fault, applied) {
+            Ok(Some(effect)) => effect,
+            Ok(None) => {
+                self.record_fault(fault, true, "");
+                return;
+            }
+            Err(why) => {
+                self.record_fault(fault, false, &format!(" ({why})"));
+                return;
+            }
+        };
+        self.record_fault(fault, true, "");
+        let id = FaultId(self.next_fault);
+        self.next_fault += 1;
+        applied.network_changed = matches!(effect, Effect::Loss(_) | Effect::DelayMs(_) | Effect::Duplicate(_));
+        self.active.insert(id, ActiveFault { fault: fault.clone(), effect });
+        self.relink();
+        applied.fault = Some(id);
+    }
+
+    /// Carries out a fault: `Ok(Some)` for one in force until healed, `Ok(None)` for one
+    /// done at once, `Err` (why) for one skipped.
+    fn effect_of(&mut self, fault: &Fault, applied: &mut Applied) -> Result<Option<Effect>, &'static str> {
+        let effect = match fault {
+            Fault::Isolate { node, .. } => {
+                if !self.actors.has_slot(ActorId::Node(*node)) {
+                    return Err("node not in the cluster");
+                }
+                Effect::Links(self.cut_off(&BTreeSet::from([ActorId::Node(*node)])))
+            }
+            Fault::Split { side, .. } => {
+                Effect::Links(self.cut_off(&side.iter().map(|target| actor_of(*target)).collect()))
+            }
+            Fault::OneWay { from, to, .. } => Effect::Links(vec![(actor_of(*from), actor_of(*to))]),
+            Fault::CutOffCoordinator { .. } => Effect::Links(self.cut_off(&BTreeSet::from([ActorId::Coordinator]))),
+            Fault::Loss { rate_permille, .. } => Effect::Loss(*rate_permille),
+            Fault::Delay { latency_max_ms, .. } => Effect::DelayMs(*latency_max_ms),
+            Fault::Duplicate { rate_permille, .. } => Effect::Duplicate(*rate_permille),
+            Fault::Crash { target, .. } => {
+                let actor = actor_of(*target);
+                if !self.actors.is_up(actor) {
+                    return Err("already down or not in the cluster");
+                }
+                self.stop(actor, applied);
+                Effect::Down(actor)
+            }
+            Fault::Restart { node } => {
+                let actor = ActorId::Node(*node);
+                if !self.actors.is_up(actor) {
+                    return Err("down or not in the cluster");
+                }
+                self.stop(actor, applied);
+                self.start(actor, applied);
+                return Ok(None);
+            }
+            Fault::Replace { node } => {
+                if !self.actors.has_slot(ActorId::Node(*node)) || !self.actors.owns_no_shard(*node) {
+                    return Err("owns a shard, or not in the cluster");
+                }
+                self.replace(*node, applied);
+                return Ok(None);
+            }
+            Fault::Join { node } => {
+                let actor = ActorId::Node(*node);
+                if self.actors.has_slot(actor) {
+                    return Err("already a member");
+                }
+                self.actors.add_node(*node, node_address(*node, 0));
+                self.start(actor, applied);
+                return Ok(None);
+            }
+            Fault::Decommission { node } => {
+                self.command(ActorId::Coordinator, Command::Decommission { node: *node }, applied);
+                return Ok(None);
+            }
+            Fault::HotSpot { shard } => {
+                self.workload.hot_shard = *shard;
+                return Ok(None);
+            }
+        };
+        Ok(Some(effect))
+    }
+
+    /// Ends one fault: its links open, its knob drops, its downed actor starts again.
+    pub(super) fn heal(&mut self, id: FaultId, applied: &mut Applied) {
+        let Some(active) = self.active.remove(&id) else { return };
+        match active.effect {
+            // A replacement may have started it already.
+            Effect::Down(actor) if !self.actors.is_up(actor) => self.start(actor, applied),
+            Effect::Down(_) => {}
+            Effect::Loss(_) | Effect::DelayMs(_) | Effect::Duplicate(_) => applied.network_changed = true,
+            Effect::Links(_) => {}
+        }
+        self.note(&format!("heal {:?}", active.fault));
+        self.oracle.fault_ended(active.fault.kind());
+        self.relink();
+    }
+
+    pub(super) fn heal_all(&mut self, applied: &mut Applied) {
+        let ids: Vec<FaultId> = self.active.keys().copied().collect();
+        for id in ids {
+            self.heal(id, applied);
+        }
+    }
+
+    fn stop(&mut self, actor: ActorId, applied: &mut Applied) {
+        self.crash(actor);
+        self.note(&format!("kill {actor}"));
+        applied.stopped.push(actor);
+    }
+
+    /// The scheduler boots it (an `Event::Boot`) when it sees fit.
+    fn start(&mut self, actor: ActorId, applied: &mut Applied) {
+        self.note(&format!("restart {actor}"));
+        applied.started.push(actor);
+    }
+
+    /// A new machine for the node: a new address and an empty disk.
+    fn replace(&mut self, node: NodeId, applied: &mut Applied) {
+        let actor = ActorId::Node(node);
+        if self.actors.is_up(actor) {
+            self.stop(actor, applied);
+        }
+        let generation = self.generations.entry(node).or_default();
+        *generation += 1;
+        let address = node_address(node, *generation);
+        self.actors.replace(node, address);
+        self.start(actor, applied);
+    }
+
+    /// An operator's command, at once if its actor is up, else at its next boot.
+    fn command(&mut self, actor: ActorId, command: Command, applied: &mut Applied) {
+        if self.actors.is_up(actor) {
+            self.step(actor, shardsim_core::Input::Command(&command), applied);
+        } else {
+            self.commands.entry(actor).or_default().push(command);
+        }
+    }
+
+    /// The cut links are exactly those of the partitions in force.
+    fn relink(&mut self) {
+        self.blocked.clear();
+        for active in self.active.values() {
+            if let Effect::Links(links) = &active.effect {
+                self.blocked.extend(links.iter().copied());
+            }
+        }
+    }
+}

@@ -1,0 +1,291 @@
+//! The world: the one place where actors' outputs are carried out and where every fault
+//! means one thing. It owns the actors and their disks, the messages in flight, the
+//! timers, the links, the workload, the oracle and the trace, and takes one vocabulary of
+//! [`Event`]s through [`World::apply`]. Schedulers only decide which event comes next and
+//! when: the madsim cluster (madsim's time, tasks and datagrams), the lab (a chooser), and
+//! a replay of a saved [`Schedule`].
+
+mod event;
+mod faults;
+mod network;
+mod schedule;
+mod step;
+
+pub use event::{Event, FaultId, MessageId, Scheduled};
+pub use faults::ActiveFault;
+pub use network::{InFlight, NetworkKnobs};
+pub use schedule::{Schedule, ScheduleError, ScheduleHeader, SCHEDULE_FORMAT};
+
+use crate::actors::{client_address, node_address, Actors};
+use crate::oracle::{Oracle, Violation};
+use crate::report::Summary;
+use crate::trace::Trace;
+use crate::workload::Workload;
+use shardsim_core::{ActorId, ClientId, Command, Entropy, Instant, NodeId, ProtocolConfig, SplitMix64};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What a world is made of; everything else happens through events.
+#[derive(Clone, Debug)]
+pub struct WorldConfig {
+    pub protocol: ProtocolConfig,
+    /// Data nodes with a slot from the start (down until a `Boot`); others may `Join`.
+    pub nodes: u32,
+    pub clients: u32,
+    /// Seeds the core's entropy.
+    pub seed: u64,
+    pub workload: Workload,
+    pub check_invariants: bool,
+    pub keep_trace: bool,
+    /// Messages in flight at most; more are lost (the lab's bound). `None`: no bound.
+    pub in_flight_max: Option<usize>,
+    /// Record every applied event, to save as a schedule.
+    pub record: bool,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Stats {
+    pub steps: u64,
+    pub messages_sent: u64,
+    pub messages_delivered: u64,
+    pub messages_lost_to_bounds: u64,
+    pub inputs_rejected: u64,
+    pub receive_buffer_drops: u64,
+}
+
+/// What a scheduler must do after an event: carry the messages sent, sync a disk later,
+/// stop or start actors (madsim kills and restarts their nodes; the lab boots at once).
+#[derive(Debug, Default)]
+pub struct Applied {
+    pub sent: Vec<MessageId>,
+    /// The actor whose disk has writes that others wait for: apply `Sync` for it.
+    pub sync: Option<ActorId>,
+    pub stopped: Vec<ActorId>,
+    pub started: Vec<ActorId>,
+    /// The fault injected, if it lasts until healed.
+    pub fault: Option<FaultId>,
+    /// Loss, delay or duplication changed: see [`World::network`].
+    pub network_changed: bool,
+}
+
+/// Outputs an actor produced after a durable persist, waiting for its disk's sync.
+#[derive(Clone, Debug)]
+struct Held {
+    now: Instant,
+    effects: Vec<shardsim_core::Effect>,
+}
+
+#[derive(Clone)]
+pub struct World {
+    actors: Actors,
+    oracle: Oracle,
+    trace: Trace,
+    entropy: SplitMix64,
+    now: Instant,
+    workload: Workload,
+    check_invariants: bool,
+    in_flight: BTreeMap<MessageId, InFlight>,
+    next_message: u64,
+    in_flight_max: Option<usize>,
+    held: BTreeMap<ActorId, Held>,
+    timers: BTreeMap<ActorId, Instant>,
+    active: BTreeMap<FaultId, ActiveFault>,
+    next_fault: u64,
+    blocked: BTreeSet<(ActorId, ActorId)>,
+    generations: BTreeMap<NodeId, u32>,
+    /// Commands for an actor that was down when they came; handed over at its boot.
+    commands: BTreeMap<ActorId, Vec<Command>>,
+    violation: Option<Violation>,
+    recorded: Option<Vec<Scheduled>>,
+    pub stats: Stats,
+    pub faults_injected: BTreeMap<String, u64>,
+    pub faults_skipped: BTreeMap<String, u64>,
+}
+
+impl World {
+    pub fn new(config: WorldConfig) -> World {
+        let mut actors = Actors::new(config.protocol.clone());
+        for node in 1..=config.nodes {
+            actors.add_node(NodeId(node), node_address(NodeId(node), 0));
+        }
+        for client in 1..=config.clients {
+            actors.add_client(ClientId(client), client_address(ClientId(client)));
+        }
+        World {
+            actors,
+            oracle: Oracle::new(config.protocol),
+            trace: Trace::new(config.keep_trace),
+            entropy: SplitMix64::new(config.seed),
+            now: Instant::ZERO,
+            workload: config.workload,
+            check_invariants: config.check_invariants,
+            in_flight: BTreeMap::new(),
+            next_message: 0,
+            in_flight_max: config.in_flight_max,
+            held: BTreeMap::new(),
+            timers: BTreeMap::new(),
+            active: BTreeMap::new(),
+            next_fault: 0,
+            blocked: BTreeSet::new(),
+            generations: BTreeMap::new(),
+            commands: BTreeMap::new(),
+            violation: None,
+            recorded: config.record.then(Vec::new),
+            stats: Stats::default(),
+            faults_injected: BTreeMap::new(),
+            faults_skipped: BTreeMap::new(),
+        }
+    }
+
+    /// Applies one event at `at` (time never goes back). Once an invariant is broken the
+    /// world takes no more events: the run is over.
+    pub fn apply(&mut self, at: Instant, event: Event) -> Applied {
+        let mut applied = Applied::default();
+        if self.violation.is_some() {
+            return applied;
+        }
+        self.now = self.now.max(at);
+        if let Some(recorded) = &mut self.recorded {
+            recorded.push(Scheduled { at_ms: self.now.as_ms(), event: event.clone() });
+        }
+        match event {
+            Event::Boot { actor } => self.boot(actor, &mut applied),
+            Event::Deliver { message } => self.deliver(message, &mut applied),
+            Event::Drop { message } => self.drop_message(message),
+            Event::Duplicate { message } => self.duplicate(message, &mut applied),
+            Event::Sync { actor } => self.sync(actor, &mut applied),
+            Event::FireTimer { actor } => {
+                self.timers.remove(&actor);
+                self.step(actor, shardsim_core::Input::Tick, &mut applied);
+            }
+            Event::ClientWrite { client, shard, entity, payload } => {
+                let payload = bytes::Bytes::copy_from_slice(&payload.to_le_bytes());
+                let command = Command::Write { shard, entity, payload };
+                self.step(ActorId::Client(client), shardsim_core::Input::Command(&command), &mut applied);
+            }
+            Event::Datagram { to, from, bytes } => {
+                self.step(to, shardsim_core::Input::Datagram { from, bytes: &bytes }, &mut applied)
+            }
+            Event::Inject { fault } => self.inject(&fault, &mut applied),
+            Event::Heal { fault } => self.heal(fault, &mut applied),
+            Event::HealAll => self.heal_all(&mut applied),
+            Event::StartLiveness => {
+                self.heal_all(&mut applied);
+                self.oracle.start_liveness(self.now);
+                self.workload.sweeping = true;
+                self.note("liveness phase: all faults healed");
+            }
+        }
+        applied
+    }
+
+    fn note(&mut self, action: &str) {
+        tracing::info!(target: "nemesis", "{action}");
+        self.trace.nemesis(self.now, action);
+    }
+
+    fn fail(&mut self, violation: Violation) {
+        tracing::warn!(invariant = %violation.invariant, "{}", violation.message);
+        self.violation = Some(violation);
+    }
+
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// Moves time forward without an event (the lab's "advance time").
+    pub fn advance_to(&mut self, at: Instant) {
+        self.now = self.now.max(at);
+    }
+
+    pub fn actors(&self) -> &Actors {
+        &self.actors
+    }
+
+    pub fn oracle(&self) -> &Oracle {
+        &self.oracle
+    }
+
+    pub fn violation(&self) -> Option<&Violation> {
+        self.violation.as_ref()
+    }
+
+    pub fn take_violation(&mut self) -> Option<Violation> {
+        self.violation.take()
+    }
+
+    pub fn timer(&self, actor: ActorId) -> Option<Instant> {
+        self.timers.get(&actor).copied()
+    }
+
+    pub fn timers(&self) -> &BTreeMap<ActorId, Instant> {
+        &self.timers
+    }
+
+    pub fn in_flight(&self) -> &BTreeMap<MessageId, InFlight> {
+        &self.in_flight
+    }
+
+    pub fn blocked(&self) -> &BTreeSet<(ActorId, ActorId)> {
+        &self.blocked
+    }
+
+    pub fn active_faults(&self) -> &BTreeMap<FaultId, ActiveFault> {
+        &self.active
+    }
+
+    /// The workload's next write for `client` and how long until the one after: draws a
+    /// scheduler makes with its own entropy, so the event carries all it decided.
+    pub fn draw_client_write(&mut self, client: ClientId, entropy: &mut dyn Entropy) -> (Event, u64) {
+        let (shard, entity) = self.workload.next_write(entropy);
+        let payload = entropy.next_u64();
+        let interval_ms = self.workload.next_interval_ms(entropy);
+        (Event::ClientWrite { client, shard, entity, payload }, interval_ms)
+    }
+
+    pub fn trace_hash(&self) -> u64 {
+        self.trace.hash()
+    }
+
+    pub fn take_trace_lines(&mut self) -> Option<Vec<String>> {
+        self.trace.take_lines()
+    }
+
+    /// The events applied so far, if recording.
+    pub fn recorded(&self) -> Option<&[Scheduled]> {
+        self.recorded.as_deref()
+    }
+
+    pub fn take_recorded(&mut self) -> Option<Vec<Scheduled>> {
+        self.recorded.take()
+    }
+
+    /// What the run did, for its report.
+    pub fn summary(&self) -> Summary {
+        let counters = &self.oracle.facts().counters;
+        let mut shards_per_node = BTreeMap::new();
+        if let Some(coordinator) = self.actors.coordinator.actor.as_ref() {
+            for (_, route) in coordinator.routing().iter() {
+                *shards_per_node.entry(route.owner.to_string()).or_default() += 1;
+            }
+        }
+        Summary {
+            faults_injected: self.faults_injected.clone(),
+            faults_skipped: self.faults_skipped.clone(),
+            migrations_started: counters.migrations_started,
+            migrations_completed: counters.migrations_completed,
+            migrations_aborted: counters.migrations_aborted.clone(),
+            writes_acked: counters.writes_acked,
+            writes_abandoned: counters.writes_abandoned,
+            shards_per_node,
+            node_boots: counters.node_boots,
+            coordinator_boots: counters.coordinator_boots,
+            simulated_ms: self.now.as_ms(),
+            steps: self.stats.steps,
+            messages_sent: self.stats.messages_sent,
+            messages_delivered: self.stats.messages_delivered,
+            inputs_rejected: self.stats.inputs_rejected,
+            receive_buffer_drops: self.stats.receive_buffer_drops,
+            coverage: self.oracle.facts().coverage.counts().clone(),
+        }
+    }
+}

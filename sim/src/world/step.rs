@@ -1,0 +1,109 @@
+//! Stepping an actor and carrying out what it asked for, written once for every
+//! scheduler: persists to the page cache, what may go at once, then — only after the
+//! disk's sync — what waited for it.
+
+use super::{Applied, Held, World};
+use shardsim_core::{ActorId, Effect, Input, Instant, Ready};
+
+impl World {
+    /// A down actor starts from its durable disk; commands that came while it was down
+    /// follow its boot.
+    pub(super) fn boot(&mut self, actor: ActorId, applied: &mut Applied) {
+        if !self.actors.has_slot(actor) || self.actors.is_up(actor) {
+            return;
+        }
+        let (result, ready) = self.actors.boot(actor, self.now, &mut self.entropy);
+        self.finish_step(actor, result, ready, applied);
+        for command in self.commands.remove(&actor).unwrap_or_default() {
+            self.step(actor, Input::Command(&command), applied);
+        }
+    }
+
+    /// One input to one actor. A down actor takes nothing. An actor with writes waiting
+    /// for a sync finishes that sync first: it never handles input over a pending fsync.
+    pub(super) fn step(&mut self, actor: ActorId, input: Input<'_>, applied: &mut Applied) {
+        if !self.actors.is_up(actor) {
+            return;
+        }
+        if self.held.contains_key(&actor) {
+            self.sync(actor, applied);
+            if self.violation.is_some() {
+                return;
+            }
+        }
+        let (result, ready) = self.actors.handle(actor, self.now, input, &mut self.entropy);
+        self.finish_step(actor, result, ready, applied);
+    }
+
+    fn finish_step(
+        &mut self,
+        actor: ActorId,
+        result: Result<(), shardsim_core::InputError>,
+        ready: Ready,
+        applied: &mut Applied,
+    ) {
+        self.stats.steps += 1;
+        if let Err(error) = result {
+            self.stats.inputs_rejected += 1;
+            tracing::debug!(%actor, %error, "input rejected");
+        }
+        let Ready { persists, must_sync, immediate, after_sync, timer } = ready;
+        let disk = self.actors.disk_mut(actor);
+        for op in persists {
+            disk.write(op);
+        }
+        if let Some(at) = timer {
+            self.timers.insert(actor, at);
+        }
+        let now = self.now;
+        self.carry_out(actor, now, immediate, applied);
+        if must_sync {
+            self.held.insert(actor, Held { now, effects: after_sync });
+            applied.sync = Some(actor);
+        } else {
+            self.after_step(actor);
+        }
+    }
+
+    /// The disk's fsync completes: what waited for it goes out, stamped with the time of
+    /// the input that produced it.
+    pub(super) fn sync(&mut self, actor: ActorId, applied: &mut Applied) {
+        let Some(held) = self.held.remove(&actor) else { return };
+        self.actors.disk_mut(actor).sync();
+        self.carry_out(actor, held.now, held.effects, applied);
+        self.after_step(actor);
+    }
+
+    fn carry_out(&mut self, actor: ActorId, now: Instant, effects: Vec<Effect>, applied: &mut Applied) {
+        for effect in effects {
+            match effect {
+                Effect::Send { to, bytes } => self.send(actor, to, bytes, applied),
+                Effect::Observe(observation) => {
+                    self.trace.observation(now, actor, &observation);
+                    if self.violation.is_some() || !self.check_invariants {
+                        continue;
+                    }
+                    if let Err(violation) = self.oracle.observe(now, actor, &observation, &self.actors) {
+                        self.fail(violation);
+                    }
+                }
+            }
+        }
+    }
+
+    fn after_step(&mut self, actor: ActorId) {
+        if self.violation.is_some() || !self.check_invariants {
+            return;
+        }
+        if let Err(violation) = self.oracle.after_step(self.now, actor, &self.actors) {
+            self.fail(violation);
+        }
+    }
+
+    /// A crash: memory, page cache, timers and everything waiting for a sync are gone.
+    pub(super) fn crash(&mut self, actor: ActorId) {
+        self.actors.crash(actor);
+        self.held.remove(&actor);
+        self.timers.remove(&actor);
+    }
+}
