@@ -65,6 +65,14 @@ impl fmt::Display for ScheduleError {
 impl std::error::Error for ScheduleError {}
 
 impl Schedule {
+    /// Whether `path` holds a schedule (rather than, say, a lab violation's choices): a
+    /// JSON object with a header. Unreadable files count as schedules, to be refused
+    /// with the reason by [`Schedule::load`].
+    pub fn is_schedule_file(path: &Path) -> bool {
+        let Ok(text) = std::fs::read_to_string(path) else { return true };
+        serde_json::from_str::<serde_json::Value>(&text).map_or(true, |value| value.get("header").is_some())
+    }
+
     pub fn load(path: &Path) -> Result<Schedule, ScheduleError> {
         let unreadable = |detail: String| ScheduleError::Unreadable { path: path.display().to_string(), detail };
         let text = std::fs::read_to_string(path).map_err(|error| unreadable(error.to_string()))?;

@@ -1,0 +1,132 @@
+//! Parsing: every subcommand's flags, as clap reads them.
+
+use clap::Args;
+use shardsim::scenario::ScenarioName;
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// The seed: the same seed gives the same run, bit for bit.
+    #[arg(long)]
+    pub seed: u64,
+    /// A named scenario (see `shardsim scenarios`).
+    #[arg(long, default_value_t = ScenarioName::DEFAULT.to_string())]
+    pub scenario: String,
+    /// Replay the fault plan in this JSON file instead of drawing one from the seed.
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
+    /// Write the fault plan this run uses to a JSON file (to edit and replay with --plan).
+    #[arg(long, value_name = "FILE")]
+    pub save_plan: Option<PathBuf>,
+    /// Write every event the run applied to a JSON file, to replay in the lab with
+    /// `shardsim explore --replay FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub save_schedule: Option<PathBuf>,
+    /// Pin knobs from a JSON object of knob names to values (a saved plan's `knobs` has
+    /// every one); the rest are the scenario's, or drawn from the seed.
+    #[arg(long, value_name = "FILE")]
+    pub knobs: Option<PathBuf>,
+    /// Write every observation and nemesis action as JSON lines with simulated time.
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+    /// Run the seed twice and compare a hash of the whole trace.
+    #[arg(long)]
+    pub check_determinism: bool,
+    /// Turn on a planted bug (see `shardsim canaries`); may be repeated.
+    #[arg(long, value_name = "NAME")]
+    pub canary: Vec<String>,
+    /// Print the report as JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct SweepArgs {
+    /// Seeds to run, `A..B` with B exclusive.
+    #[arg(long, value_name = "A..B")]
+    pub seeds: String,
+    /// Seeds run in parallel, one thread each.
+    #[arg(long, default_value_t = 1)]
+    pub jobs: usize,
+    /// A named scenario (see `shardsim scenarios`).
+    #[arg(long, default_value_t = ScenarioName::DEFAULT.to_string())]
+    pub scenario: String,
+    /// Write the sweep's JSON report here.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Stop at the first failing seed.
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// Turn on a planted bug (see `shardsim canaries`); may be repeated.
+    #[arg(long, value_name = "NAME")]
+    pub canary: Vec<String>,
+    /// Pin knobs from a JSON object of knob names to values, for every seed.
+    #[arg(long, value_name = "FILE")]
+    pub knobs: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct ExploreArgs {
+    /// Random walk: the seed that draws every choice.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Random walk: how many choices.
+    #[arg(long, default_value_t = 2_000)]
+    pub steps: usize,
+    /// Random walk: also count distinct states (hashing every state costs more than a step).
+    #[arg(long)]
+    pub distinct: bool,
+    /// Search every order breadth first instead, from a started migration.
+    #[arg(long)]
+    pub exhaustive: bool,
+    /// Data nodes in the lab's cluster [default: 2 exhaustive, 3 (one a spare) walking].
+    #[arg(long)]
+    pub nodes: Option<u32>,
+    /// Shards in the lab's cluster [default: 1 exhaustive, 4 walking].
+    #[arg(long)]
+    pub shards: Option<u32>,
+    /// Exhaustive: the longest choice sequence explored.
+    #[arg(long, default_value_t = 16)]
+    pub depth: usize,
+    /// Exhaustive: stop after this many distinct states.
+    #[arg(long, default_value_t = 200_000)]
+    pub states_max: usize,
+    /// Exhaustive: also lose messages.
+    #[arg(long)]
+    pub drops: bool,
+    /// Exhaustive: crashes allowed on one path.
+    #[arg(long, default_value_t = 0)]
+    pub crashes: u8,
+    /// Exhaustive: also fire timers (time moves on).
+    #[arg(long)]
+    pub timers: bool,
+    /// Replay a file instead of exploring: a violation the lab saved, or a schedule that
+    /// `shardsim run --save-schedule` saved (the lab then gives the same trace hash).
+    #[arg(long, value_name = "FILE")]
+    pub replay: Option<PathBuf>,
+    /// Schedule replay: the scenario it must have been recorded under [default: the file's].
+    #[arg(long)]
+    pub scenario: Option<String>,
+    /// Schedule replay: pin knobs from this file; the schedule must have been recorded with them.
+    #[arg(long, value_name = "FILE")]
+    pub knobs: Option<PathBuf>,
+    /// Where a violation's choice sequence is saved.
+    #[arg(long, value_name = "FILE", default_value = "shardsim-violation.json")]
+    pub save: PathBuf,
+    /// Turn on a planted bug (see `shardsim canaries`); may be repeated.
+    #[arg(long, value_name = "NAME")]
+    pub canary: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Seeds per scenario (and per baseline run).
+    #[arg(long, default_value_t = 20)]
+    pub seeds: u64,
+    /// Steps per lab random walk (four walks each way).
+    #[arg(long, default_value_t = 20_000)]
+    pub lab_steps: usize,
+    /// Where the JSON report goes.
+    #[arg(long, value_name = "FILE", default_value = "shardsim-bench.json")]
+    pub json: PathBuf,
+}

@@ -1,0 +1,181 @@
+//! `shardsim explore`: the lab's random walk and exhaustive search, and replays of what
+//! the lab or a madsim run saved.
+
+use super::args::ExploreArgs;
+use super::{parse_canaries, usage_error};
+use shardsim::knobs;
+use shardsim::lab::explore::{exhaustive, random_walk, shrink, ExhaustiveOptions, Replay, Start};
+use shardsim::lab::replay::replay_schedule;
+use shardsim::lab::LabConfig;
+use shardsim::report::exit_code;
+use shardsim::world::Schedule;
+use shardsim::Simulation;
+use std::path::Path;
+
+/// Replays a madsim run's schedule in the lab: the world the file names (or the one the
+/// flags ask for, which must be the same), the same events, the same trace hash.
+fn replay_schedule_file(args: &ExploreArgs, path: &Path, canaries: Vec<shardsim::core::canary::Canary>) -> i32 {
+    let schedule = match Schedule::load(path) {
+        Ok(schedule) => schedule,
+        Err(error) => return usage_error(error),
+    };
+    let header = &schedule.header;
+    let scenario = match args.scenario.as_deref().unwrap_or(&header.scenario).parse() {
+        Ok(scenario) => scenario,
+        Err(error) => return usage_error(error),
+    };
+    let mut simulation = Simulation::new(header.seed).scenario(scenario);
+    let canaries = if args.canary.is_empty() {
+        match header.canaries.iter().map(|name| name.parse()).collect::<Result<Vec<_>, String>>() {
+            Ok(canaries) => canaries,
+            Err(error) => return usage_error(error),
+        }
+    } else {
+        canaries
+    };
+    for canary in canaries {
+        simulation = simulation.canary(canary);
+    }
+    if let Some(knobs_path) = &args.knobs {
+        simulation = match knobs::load(knobs_path)
+            .and_then(|pins| simulation.clone().knobs(pins, Some(knobs_path.display().to_string())))
+        {
+            Ok(simulation) => simulation,
+            Err(error) => return usage_error(error),
+        };
+    }
+    let replayed = match replay_schedule(&simulation, &schedule) {
+        Ok(replayed) => replayed,
+        Err(error) => return usage_error(error),
+    };
+    let trace_hash = format!("{:016x}", replayed.trace_hash);
+    if let Some(violation) = &replayed.violation {
+        print!("{violation}");
+    }
+    println!(
+        "replayed {} events of seed {} ({}) in the lab: trace hash {trace_hash}, recorded {}",
+        replayed.events_applied, header.seed, header.scenario, schedule.trace_hash
+    );
+    if trace_hash != schedule.trace_hash {
+        eprintln!("replay FAILED: the lab's trace differs from the recorded run's");
+        return exit_code::CRASH;
+    }
+    match replayed.violation {
+        Some(_) => exit_code::SAFETY,
+        None => exit_code::PASS,
+    }
+}
+
+fn report_lab_violation(
+    config: &LabConfig,
+    start: Start,
+    violation: shardsim::oracle::Violation,
+    choices: Vec<shardsim::lab::Choice>,
+    save: &std::path::Path,
+) -> i32 {
+    let found = choices.len();
+    let choices = shrink(config, start, choices, &violation.invariant, 2_000);
+    let replay = Replay {
+        config: config.clone(),
+        start,
+        choices,
+        invariant: violation.invariant.clone(),
+        message: violation.message.clone(),
+    };
+    let replayed = replay.run().unwrap_or(violation);
+    print!("{replayed}");
+    println!("shortest sequence found: {} choices (from {found}): {:?}", replay.choices.len(), replay.choices);
+    if let Err(error) = replay.save(save) {
+        return usage_error(format!("cannot write {}: {error}", save.display()));
+    }
+    println!("saved to {}; replay with: shardsim explore --replay {}", save.display(), save.display());
+    exit_code::SAFETY
+}
+
+pub fn explore(args: ExploreArgs) -> i32 {
+    let canaries = match parse_canaries(&args.canary) {
+        Ok(canaries) => canaries,
+        Err(error) => return usage_error(error),
+    };
+    if let Some(path) = &args.replay {
+        if Schedule::is_schedule_file(path) {
+            return replay_schedule_file(&args, path, canaries);
+        }
+        let replay = match Replay::load(path) {
+            Ok(replay) => replay,
+            Err(error) => return usage_error(error),
+        };
+        return match replay.run() {
+            Some(violation) => {
+                print!("{violation}");
+                println!("replayed {} choices from {}", replay.choices.len(), path.display());
+                exit_code::SAFETY
+            }
+            None => {
+                println!("replayed {} choices from {}: no violation", replay.choices.len(), path.display());
+                exit_code::PASS
+            }
+        };
+    }
+    let (nodes, shards) = match args.exhaustive {
+        true => (args.nodes.unwrap_or(2), args.shards.unwrap_or(1)),
+        false => (args.nodes.unwrap_or(3), args.shards.unwrap_or(4)),
+    };
+    if !(1..=8).contains(&nodes) || !(1..=16).contains(&shards) || (!args.exhaustive && nodes < 2) {
+        return usage_error("the lab takes 1..=8 nodes (2 or more for a walk, one of them a spare) and 1..=16 shards");
+    }
+    let started = std::time::Instant::now();
+    if args.exhaustive {
+        let config = LabConfig { nodes, spare_nodes: 0, shards, canaries, ..LabConfig::default() };
+        let options = ExhaustiveOptions {
+            depth_max: args.depth,
+            states_max: args.states_max,
+            drops: args.drops,
+            crashes: args.crashes,
+            timers: args.timers,
+        };
+        let outcome = match exhaustive(&config, options) {
+            Ok(outcome) => outcome,
+            Err(violation) => {
+                return report_lab_violation(&config, Start::Migrating, violation, Vec::new(), &args.save)
+            }
+        };
+        let seconds = started.elapsed().as_secs_f64().max(1e-6);
+        println!(
+            "exhaustive: {} nodes, {} shards, depth {}: {} states explored, {} distinct, deepest {}, {} ({:.0} steps/s); {} states with the migration fully applied",
+            nodes,
+            shards,
+            args.depth,
+            outcome.states_explored,
+            outcome.distinct_states,
+            outcome.depth_reached,
+            if outcome.complete { "complete" } else { "bounded" },
+            outcome.states_explored as f64 / seconds,
+            outcome.full_migrations
+        );
+        return match outcome.violation {
+            Some((violation, choices)) => {
+                report_lab_violation(&config, Start::Migrating, violation, choices, &args.save)
+            }
+            None => exit_code::PASS,
+        };
+    }
+    let config = LabConfig { nodes, spare_nodes: 1, shards, canaries, steps_max: args.steps, ..LabConfig::default() };
+    let outcome = match random_walk(&config, args.seed, args.steps, args.distinct) {
+        Ok(outcome) => outcome,
+        Err(violation) => return report_lab_violation(&config, Start::Warm, violation, Vec::new(), &args.save),
+    };
+    let seconds = started.elapsed().as_secs_f64().max(1e-6);
+    println!(
+        "random walk: seed {}, {} steps, {} distinct states, {} migrations completed, {:.0} steps/s (invariants checked every step)",
+        args.seed,
+        outcome.steps,
+        if args.distinct { outcome.distinct_states.to_string() } else { "uncounted".to_string() },
+        outcome.migrations_completed,
+        outcome.steps as f64 / seconds
+    );
+    match outcome.violation {
+        Some((violation, choices)) => report_lab_violation(&config, Start::Warm, violation, choices, &args.save),
+        None => exit_code::PASS,
+    }
+}
