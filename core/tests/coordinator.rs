@@ -184,7 +184,7 @@ fn cpu_back_pressure_skips_the_sweep_but_not_a_drain() {
     let plans: Vec<PlanSource> = observed(&outputs)
         .iter()
         .filter_map(|observation| match observation {
-            Observation::PlanDispatched { source, .. } => Some(*source),
+            Observation::PlanDispatched { source, .. } => Some(source.clone()),
             _ => None,
         })
         .collect();

@@ -3,12 +3,14 @@
 
 use crate::disk::SimDisk;
 use crate::oracle::ClusterState;
+use shardsim_core::planner::Planner;
 use shardsim_core::storage::DiskImage;
 use shardsim_core::{
     Actor, ActorId, Address, Client, ClientId, Coordinator, DataNode, Entropy, Input, InputError, Instant, NodeId,
     Outbox, ProtocolConfig, Ready,
 };
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 #[derive(Clone, Debug)]
 pub struct Slot<A> {
@@ -26,6 +28,8 @@ impl<A> Slot<A> {
 #[derive(Clone, Debug)]
 pub struct Actors {
     config: ProtocolConfig,
+    /// The coordinator's planner: the configuration's built-in one unless a user's.
+    planner: Arc<dyn Planner>,
     pub coordinator: Slot<Coordinator>,
     pub nodes: BTreeMap<NodeId, Slot<DataNode>>,
     pub clients: BTreeMap<ClientId, Slot<Client>>,
@@ -42,7 +46,13 @@ pub fn client_address(client: ClientId) -> Address {
 impl Actors {
     pub fn new(config: ProtocolConfig) -> Actors {
         let coordinator = Slot::new(config.coordinator_address);
-        Actors { config, coordinator, nodes: BTreeMap::new(), clients: BTreeMap::new() }
+        let planner = config.planner.planner();
+        Actors { config, planner, coordinator, nodes: BTreeMap::new(), clients: BTreeMap::new() }
+    }
+
+    /// Every coordinator booted from now on plans with `planner`.
+    pub fn set_planner(&mut self, planner: Arc<dyn Planner>) {
+        self.planner = planner;
     }
 
     pub fn config(&self) -> &ProtocolConfig {
@@ -111,7 +121,9 @@ impl Actors {
     pub fn boot(&mut self, actor: ActorId, now: Instant, entropy: &mut dyn Entropy) -> (Result<(), InputError>, Ready) {
         let config = self.config.clone();
         match actor {
-            ActorId::Coordinator => self.coordinator.actor = Some(Coordinator::new(config)),
+            ActorId::Coordinator => {
+                self.coordinator.actor = Some(Coordinator::with_planner(config, self.planner.clone()))
+            }
             ActorId::Node(node) => {
                 self.nodes.get_mut(&node).expect("known node").actor = Some(DataNode::new(node, config))
             }

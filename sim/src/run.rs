@@ -7,6 +7,8 @@ use crate::scenario::Scenario;
 use crate::workload::Workload;
 use crate::world::{Scheduled, WorldConfig};
 use shardsim_core::canary::Canary;
+use shardsim_core::planner::Planner;
+use std::sync::Arc;
 
 /// Everything one run needs; a pure function of it gives the run.
 #[derive(Clone, Debug)]
@@ -24,6 +26,8 @@ pub struct RunSpec {
     pub liveness_fixed_ms: Option<u64>,
     /// Keep every event the world applied, to save as a schedule.
     pub record_schedule: bool,
+    /// A planner of the user's instead of the scenario's built-in one.
+    pub planner: Option<Arc<dyn Planner>>,
 }
 
 impl RunSpec {
@@ -46,6 +50,7 @@ impl RunSpec {
             keep_trace: self.keep_trace,
             in_flight_max: None,
             record: self.record_schedule,
+            planner: self.planner.clone(),
         }
     }
 }

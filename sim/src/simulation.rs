@@ -12,6 +12,8 @@ pub use crate::run::{RunOutcome, RunSpec};
 use crate::scenario::{Scenario, ScenarioName};
 use crate::world::{Schedule, ScheduleHeader, SCHEDULE_FORMAT};
 use shardsim_core::canary::Canary;
+use shardsim_core::planner::Planner;
+use std::sync::Arc;
 
 #[derive(Clone, Debug)]
 pub struct Simulation {
@@ -25,6 +27,7 @@ pub struct Simulation {
     check_invariants: bool,
     liveness_fixed_ms: Option<u64>,
     record_schedule: bool,
+    planner: Option<Arc<dyn Planner>>,
 }
 
 impl Simulation {
@@ -39,6 +42,7 @@ impl Simulation {
             check_invariants: true,
             liveness_fixed_ms: None,
             record_schedule: false,
+            planner: None,
         }
     }
 
@@ -104,6 +108,14 @@ impl Simulation {
         self
     }
 
+    /// Runs the coordinator with `planner` instead of the scenario's built-in one: the
+    /// oracle holds it to the contract every planner shares (caps, nothing in flight,
+    /// owners, accepting targets) and the run to its liveness rules.
+    pub fn planner(mut self, planner: Arc<dyn Planner>) -> Simulation {
+        self.planner = Some(planner);
+        self
+    }
+
     pub fn seed(&self) -> u64 {
         self.seed
     }
@@ -138,6 +150,7 @@ impl Simulation {
             check_invariants: self.check_invariants,
             liveness_fixed_ms: self.liveness_fixed_ms,
             record_schedule: self.record_schedule,
+            planner: self.planner.clone(),
         }
     }
 

@@ -5,7 +5,8 @@
 //! `coordinator_tick_ms`; all its deadlines are checked there.
 
 mod membership;
-mod orchestration;
+mod phases;
+mod placement;
 mod reconcile;
 mod recovery;
 
@@ -18,12 +19,14 @@ use crate::entropy::Entropy;
 use crate::ids::{ActorId, Address, Incarnation, Instant, MigrationId, NodeId, PeerIdentity};
 use crate::input::{Actor, Command, Input, InputError};
 use crate::observation::Observation;
+use crate::planner::Planner;
 use crate::rebalancer::Rebalancer;
 use crate::routing::RoutingTable;
 use crate::tracker::MigrationTracker;
 use crate::wire::{decode, Fate, Message};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// What the coordinator keeps on its disk besides routes, members and migrations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,6 +45,7 @@ struct Liaison {
 #[derive(Clone, Debug)]
 pub struct Coordinator {
     config: ProtocolConfig,
+    planner: Arc<dyn Planner>,
     identity: Option<PeerIdentity>,
     booted_at: Instant,
     meta: CoordinatorMeta,
@@ -58,11 +62,19 @@ pub struct Coordinator {
 }
 
 impl Coordinator {
+    /// A coordinator with the configuration's built-in planner.
     pub fn new(config: ProtocolConfig) -> Coordinator {
+        let planner = config.planner.planner();
+        Coordinator::with_planner(config, planner)
+    }
+
+    /// A coordinator that asks `planner` for its rebalancing moves.
+    pub fn with_planner(config: ProtocolConfig, planner: Arc<dyn Planner>) -> Coordinator {
         let tracker = MigrationTracker::new(config.enforced_caps(), config.terminal_migrations_kept_max)
             .with_phase_shortcut(config.has_canary(Canary::PhaseShortcut));
         Coordinator {
             config,
+            planner,
             identity: None,
             booted_at: Instant::ZERO,
             meta: CoordinatorMeta { incarnation: Incarnation(0), next_migration_id: MigrationId(1) },

@@ -50,6 +50,7 @@ impl Lab {
             keep_trace: false,
             in_flight_max: Some(config.in_flight_max),
             record: false,
+            planner: None,
         });
         let mut lab = Lab { config, world, writes: 0, steps: 0 };
         let first_spare = lab.config.nodes - lab.config.spare_nodes.min(lab.config.nodes) + 1;

@@ -132,7 +132,7 @@ impl Facts {
                 (ENTITY_STATE_CONTINUOUS, entities::entity_state_continuous(self, *node, *shard, *entity, *started)),
             ],
             Observation::PlanDispatched { source, view, moves } => {
-                vec![(PLANNER_SOUND, control::planner_sound(self, *source, view, moves))]
+                vec![(PLANNER_SOUND, control::planner_sound(self, source, view, moves))]
             }
             Observation::MemberChanged { .. } => {
                 self.membership_changed_at = Some(at);

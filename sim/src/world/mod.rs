@@ -21,8 +21,10 @@ use crate::oracle::{Oracle, Violation};
 use crate::report::Summary;
 use crate::trace::Trace;
 use crate::workload::Workload;
+use shardsim_core::planner::Planner;
 use shardsim_core::{ActorId, ClientId, Command, Entropy, Instant, NodeId, ProtocolConfig, SplitMix64};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// What a world is made of; everything else happens through events.
 #[derive(Clone, Debug)]
@@ -40,6 +42,8 @@ pub struct WorldConfig {
     pub in_flight_max: Option<usize>,
     /// Record every applied event, to save as a schedule.
     pub record: bool,
+    /// A planner of the user's instead of the configuration's built-in one.
+    pub planner: Option<Arc<dyn Planner>>,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -104,6 +108,9 @@ pub struct World {
 impl World {
     pub fn new(config: WorldConfig) -> World {
         let mut actors = Actors::new(config.protocol.clone());
+        if let Some(planner) = config.planner {
+            actors.set_planner(planner);
+        }
         for node in 1..=config.nodes {
             actors.add_node(NodeId(node), node_address(NodeId(node), 0));
         }
