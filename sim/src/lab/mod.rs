@@ -16,7 +16,7 @@ use crate::actors::Actors;
 use crate::faults::{Fault, Target};
 use crate::oracle::{Oracle, Violation};
 use crate::workload::Workload;
-use crate::world::{Event, InFlight, MessageId, World, WorldConfig};
+use crate::world::{Event, InFlight, MessageId, Pool, World, WorldConfig};
 use shardsim_core::{ActorId, ClientId, Instant, NodeId};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -87,7 +87,7 @@ impl Lab {
         self.world.now()
     }
 
-    pub fn in_flight(&self) -> &BTreeMap<MessageId, InFlight> {
+    pub fn in_flight(&self) -> &Pool {
         self.world.in_flight()
     }
 
@@ -126,7 +126,7 @@ impl Lab {
 
     fn message_at(&self, index: u16) -> Option<MessageId> {
         let count = self.world.in_flight().len();
-        (count > 0).then(|| *self.world.in_flight().keys().nth(index as usize % count).expect("in range"))
+        (count > 0).then(|| self.world.in_flight().iter().nth(index as usize % count).expect("in range").0)
     }
 
     /// One step. The oracle has checked every invariant when it returns.
@@ -227,7 +227,7 @@ impl Lab {
         for slot in actors.clients.values() {
             let _ = write!(text, "{:?}", slot.actor);
         }
-        let mut messages: Vec<&InFlight> = self.world.in_flight().values().collect();
+        let mut messages: Vec<&InFlight> = self.world.in_flight().iter().map(|(_, message)| message).collect();
         messages.sort_by(|a, b| (a.to, a.from, &a.bytes[..]).cmp(&(b.to, b.from, &b.bytes[..])));
         let _ = write!(text, "{messages:?}");
         for (actor, at) in self.world.timers() {

@@ -8,12 +8,14 @@
 mod event;
 mod faults;
 mod network;
+mod pool;
 mod schedule;
 mod step;
 
 pub use event::{Event, FaultId, MessageId, Scheduled};
 pub use faults::ActiveFault;
 pub use network::{InFlight, NetworkKnobs};
+pub use pool::Pool;
 pub use schedule::{Schedule, ScheduleError, ScheduleHeader, SCHEDULE_FORMAT};
 
 use crate::actors::{client_address, node_address, Actors};
@@ -87,8 +89,7 @@ pub struct World {
     now: Instant,
     workload: Workload,
     check_invariants: bool,
-    in_flight: BTreeMap<MessageId, InFlight>,
-    next_message: u64,
+    in_flight: Pool,
     in_flight_max: Option<usize>,
     held: BTreeMap<ActorId, Held>,
     timers: BTreeMap<ActorId, Instant>,
@@ -125,8 +126,7 @@ impl World {
             now: Instant::ZERO,
             workload: config.workload,
             check_invariants: config.check_invariants,
-            in_flight: BTreeMap::new(),
-            next_message: 0,
+            in_flight: Pool::default(),
             in_flight_max: config.in_flight_max,
             held: BTreeMap::new(),
             timers: BTreeMap::new(),
@@ -228,7 +228,7 @@ impl World {
         &self.timers
     }
 
-    pub fn in_flight(&self) -> &BTreeMap<MessageId, InFlight> {
+    pub fn in_flight(&self) -> &Pool {
         &self.in_flight
     }
 

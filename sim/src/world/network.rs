@@ -46,14 +46,11 @@ impl World {
             self.stats.messages_lost_to_bounds += 1;
             return None;
         }
-        let id = MessageId(self.next_message);
-        self.next_message += 1;
-        self.in_flight.insert(id, message);
-        Some(id)
+        Some(self.in_flight.insert(message))
     }
 
     pub(super) fn deliver(&mut self, id: MessageId, applied: &mut Applied) {
-        let Some(message) = self.in_flight.remove(&id) else { return };
+        let Some(message) = self.in_flight.remove(id) else { return };
         if self.cut(message.from, message.to) {
             return;
         }
@@ -63,11 +60,11 @@ impl World {
     }
 
     pub(super) fn drop_message(&mut self, id: MessageId) {
-        self.in_flight.remove(&id);
+        self.in_flight.remove(id);
     }
 
     pub(super) fn duplicate(&mut self, id: MessageId, applied: &mut Applied) {
-        let Some(message) = self.in_flight.get(&id).cloned() else { return };
+        let Some(message) = self.in_flight.get(id).cloned() else { return };
         self.stats.messages_sent += 1;
         if let Some(copy) = self.enqueue(message) {
             applied.sent.push(copy);
@@ -76,7 +73,7 @@ impl World {
 
     /// The destination of a message in flight, for a scheduler that carries it.
     pub fn destination(&self, id: MessageId) -> Option<Address> {
-        self.in_flight.get(&id).map(|message| message.to)
+        self.in_flight.get(id).map(|message| message.to)
     }
 
     /// Loss, delay and duplication in force (the worst of each).
