@@ -137,29 +137,6 @@ impl Canary {
             Canary::EmptyNodesIgnored => "the planners never pick a node without shards as a target",
         }
     }
-
-    /// The invariant this canary is planted to break.
-    pub fn expected_invariant(self) -> &'static str {
-        match self {
-            Canary::TrackerNotPersisted => "one_active_migration_per_shard",
-            Canary::AckBeforeDurable => "no_lost_acked_write",
-            Canary::UnfenceOnTimeout | Canary::StubAcksWrites => "single_writer",
-            Canary::CommitWithoutTargetCheck => "cutover_caught_up",
-            Canary::IdentityCheckSkipped => "identity_change_aborts",
-            Canary::EpochNotPersisted => "epoch_monotonic",
-            Canary::PhaseShortcut => "phase_order",
-            Canary::PauseBudgetIgnored => "write_pause_within_budget",
-            Canary::CapsIgnored => "migration_caps",
-            Canary::DrainingTarget => "planner_sound",
-            Canary::DrainingForgotten => "targets_accepting_members",
-            Canary::ElectionGateSkipped | Canary::BackpressureIgnored => "rebalance_gates_respected",
-            Canary::StaleEpochAcked => "acked_at_named_epoch",
-            Canary::PlannerOvershoot | Canary::LeastShardOvershoot => "planner_sound",
-            Canary::SealBeforeHandoff => "entity_single_home",
-            Canary::EntityStateNotReplayed => "entity_state_continuous",
-            Canary::EmptyNodesIgnored => "convergence",
-        }
-    }
 }
 
 impl fmt::Display for Canary {

@@ -48,6 +48,8 @@ enum Command {
     Scenarios,
     /// List the planted bugs (canaries) that `--canary` turns on.
     Canaries,
+    /// List every invariant the oracle checks: name, class, checker family, rule.
+    Invariants,
 }
 
 fn main() {
@@ -67,6 +69,7 @@ fn main() {
         Command::Bench(args) => commands::bench(args),
         Command::Scenarios => commands::scenarios(),
         Command::Canaries => commands::canaries(),
+        Command::Invariants => commands::invariants(),
     };
     std::process::exit(code);
 }

@@ -1,5 +1,6 @@
 //! The `shardsim` command as a user runs it: exit codes, errors, traces and plans.
 
+use shardsim::oracle::invariants::PHASE_ORDER;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
@@ -176,7 +177,7 @@ fn explore_searches_exhaustively_and_replays_what_it_finds() {
     assert!(text(&output).contains("shortest sequence found: 2 choices"), "{}", text(&output));
     let replayed = shardsim(&["explore", "--replay", saved.to_str().unwrap()]);
     assert_eq!(replayed.status.code(), Some(3), "{}", text(&replayed));
-    assert!(text(&replayed).contains("phase_order"));
+    assert!(text(&replayed).contains(PHASE_ORDER.name));
 
     let missing = shardsim(&["explore", "--replay", "/nonexistent.json"]);
     assert_eq!(missing.status.code(), Some(2));
@@ -196,4 +197,13 @@ fn bench_prints_its_table_and_writes_json() {
     let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(report["scenarios"].as_array().unwrap().len(), 2);
     assert!(report["bare_madsim_messages"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn the_readme_lists_every_invariant_as_the_registry_does() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).expect("README");
+    let begin = readme.find("<!-- invariants:begin -->\n").expect("the README marks its invariant list");
+    let end = readme.find("<!-- invariants:end -->").expect("the README marks its invariant list's end");
+    let listed = &readme[begin + "<!-- invariants:begin -->\n".len()..end];
+    assert_eq!(listed, shardsim::oracle::registry::render_list(), "regenerate with `shardsim invariants`");
 }

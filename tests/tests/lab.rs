@@ -7,6 +7,7 @@ use shardsim::core::canary::Canary;
 use shardsim::lab::explore::{exhaustive, random_walk, start_lab, ExhaustiveOptions, Replay, Start};
 use shardsim::lab::fuzz::warm_lab_with;
 use shardsim::lab::{Choice, LabConfig};
+use shardsim::oracle::invariants::PHASE_ORDER;
 
 /// Choices weighted like the fuzzer's byte table: progress first, faults now and then.
 fn choice() -> impl Strategy<Value = Choice> {
@@ -77,7 +78,7 @@ fn exhaustive_search_finds_a_canary_by_a_shortest_sequence_that_replays() {
     let options = ExhaustiveOptions { depth_max: 12, states_max: 50_000, drops: false, crashes: 0, timers: false };
     let outcome = exhaustive(&config, options).unwrap();
     let (violation, choices) = outcome.violation.expect("the phase shortcut is found");
-    assert_eq!(violation.invariant, "phase_order");
+    assert_eq!(violation.invariant, PHASE_ORDER.name);
     assert!(choices.len() <= 3, "{choices:?}");
     let replay = Replay {
         config,
@@ -86,7 +87,7 @@ fn exhaustive_search_finds_a_canary_by_a_shortest_sequence_that_replays() {
         invariant: violation.invariant.clone(),
         message: violation.message,
     };
-    assert_eq!(replay.run().map(|violation| violation.invariant), Some("phase_order".to_string()));
+    assert_eq!(replay.run().map(|violation| violation.invariant), Some(PHASE_ORDER.name.to_string()));
 }
 
 #[test]

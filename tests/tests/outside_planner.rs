@@ -6,6 +6,7 @@ mod planner;
 
 use planner::FewestShardsFirst;
 use shardsim::core::config::PlannerKind;
+use shardsim::oracle::invariants::PLANNER_SOUND;
 use shardsim::scenario::{Scenario, ScenarioName};
 use shardsim::Simulation;
 use std::sync::Arc;
@@ -33,5 +34,5 @@ fn an_outside_planner_that_ignores_the_caps_is_caught() {
         .map(|seed| chaos_with(FewestShardsFirst { sloppy: true }, seed))
         .find(|report| !report.verdict.is_pass());
     let report = caught.expect("the oracle catches a planner that ignores the caps within 30 seeds");
-    assert!(report.verdict.label().contains("planner_sound"), "{}", report.render());
+    assert!(report.verdict.label().contains(PLANNER_SOUND.name), "{}", report.render());
 }

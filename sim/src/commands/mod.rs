@@ -10,7 +10,7 @@ mod sweep;
 
 pub use args::{BenchArgs, ExploreArgs, RunArgs, SweepArgs};
 pub use explore::explore;
-pub use listing::{bench, canaries, scenarios};
+pub use listing::{bench, canaries, invariants, scenarios};
 pub use run::run;
 pub use sweep::sweep;
 

@@ -3,6 +3,7 @@
 
 use super::balance::{epsilon, shard_scores};
 use super::facts::Facts;
+use super::registry::{Family, Invariant};
 use super::state::ClusterState;
 use super::Check;
 use shardsim_core::coordinator::Liveness;
@@ -11,9 +12,9 @@ use shardsim_core::planner::{Move, PlanSource};
 use shardsim_core::{ActorId, Instant, MigrationId, NodeId, PeerIdentity};
 use std::collections::{BTreeMap, BTreeSet};
 
-pub const TARGETS_ACCEPTING_MEMBERS: &str = "targets_accepting_members";
-pub const REBALANCE_GATES_RESPECTED: &str = "rebalance_gates_respected";
-pub const PLANNER_SOUND: &str = "planner_sound";
+pub const TARGETS_ACCEPTING_MEMBERS: Invariant = Invariant::safety("targets_accepting_members", Family::Control, "A migration starts only between members the coordinator holds active, with the identities it holds, and its target accepts shards (not draining, joining, suspect, down or decommissioned).");
+pub const REBALANCE_GATES_RESPECTED: Invariant = Invariant::safety("rebalance_gates_respected", Family::Control, "No load-driven migration starts within the boot grace, while a member joins or is suspect, within the quiet period after a membership change, or under CPU back-pressure; drains obey every gate but back-pressure.");
+pub const PLANNER_SOUND: Invariant = Invariant::safety("planner_sound", Family::Control, "Every dispatched plan, judged on the view it came from, keeps the caps, moves no shard in flight, twice or from a non-owner, targets accepting nodes, and keeps its own planner's contract (drain, least-shard, load-based).");
 
 /// A migration starts only between members the coordinator holds active, as they are
 /// now; the target also accepts shards (not draining, joining, decommissioned, suspect

@@ -2,13 +2,19 @@
 //! the entity before it started.
 
 use super::facts::Facts;
+use super::registry::{Family, Invariant};
 use super::state::ClusterState;
 use super::Check;
 use shardsim_core::node::EntityState;
 use shardsim_core::{EntityKey, LogIndex, NodeId, ShardId};
 
-pub const ENTITY_SINGLE_HOME: &str = "entity_single_home";
-pub const ENTITY_STATE_CONTINUOUS: &str = "entity_state_continuous";
+pub const ENTITY_SINGLE_HOME: Invariant =
+    Invariant::safety("entity_single_home", Family::Entities, "An entity lives on one node at a time.");
+pub const ENTITY_STATE_CONTINUOUS: Invariant = Invariant::safety(
+    "entity_state_continuous",
+    Family::Entities,
+    "An entity starts reflecting every write acked to it so far.",
+);
 
 /// What the oracle saw acked to one entity: how many distinct writes, the highest index.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

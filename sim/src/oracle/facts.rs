@@ -4,7 +4,7 @@ use super::control::{self, PLANNER_SOUND, REBALANCE_GATES_RESPECTED, TARGETS_ACC
 use super::coverage::Coverage;
 use super::entities::{self, EntityAcks, ENTITY_SINGLE_HOME, ENTITY_STATE_CONTINUOUS};
 use super::state::{durable_log, ClusterState, EPOCH_MONOTONIC};
-use super::{liveness, migrations, writes, Check};
+use super::{liveness, migrations, writes, Check, Invariant};
 use shardsim_core::log::Digest;
 use shardsim_core::phase::Phase;
 use shardsim_core::wire::ShardRole;
@@ -111,7 +111,7 @@ impl Facts {
         _actor: ActorId,
         observation: &Observation,
         state: &dyn ClusterState,
-    ) -> Vec<(&'static str, Check)> {
+    ) -> Vec<(&'static Invariant, Check)> {
         self.sequence += 1;
         let moment = Moment { sequence: self.sequence, at };
         self.coverage.observe(observation);
@@ -120,19 +120,19 @@ impl Facts {
                 self.counters.node_boots += 1;
                 self.boots.entry(*node).or_default().push((moment, *identity));
                 let checks = vec![
-                    (writes::NO_LOST_ACKED_WRITE, writes::node_holds_its_acked_writes(self, *node, state)),
-                    (EPOCH_MONOTONIC, self.check_node_epochs(*node, state)),
+                    (&writes::NO_LOST_ACKED_WRITE, writes::node_holds_its_acked_writes(self, *node, state)),
+                    (&EPOCH_MONOTONIC, self.check_node_epochs(*node, state)),
                 ];
                 self.acks_since_boot.remove(node);
                 checks
             }
             Observation::WriteAcked { .. } => self.on_write_acked(at, observation),
             Observation::EntityStarted { node, shard, entity, state: started } => vec![
-                (ENTITY_SINGLE_HOME, entities::entity_single_home(*node, *shard, *entity, state)),
-                (ENTITY_STATE_CONTINUOUS, entities::entity_state_continuous(self, *node, *shard, *entity, *started)),
+                (&ENTITY_SINGLE_HOME, entities::entity_single_home(*node, *shard, *entity, state)),
+                (&ENTITY_STATE_CONTINUOUS, entities::entity_state_continuous(self, *node, *shard, *entity, *started)),
             ],
             Observation::PlanDispatched { source, view, moves } => {
-                vec![(PLANNER_SOUND, control::planner_sound(self, source, view, moves))]
+                vec![(&PLANNER_SOUND, control::planner_sound(self, source, view, moves))]
             }
             Observation::MemberChanged { .. } => {
                 self.membership_changed_at = Some(at);
@@ -140,7 +140,7 @@ impl Facts {
             }
             Observation::OwnershipTaken { node, shard, epoch, .. } => {
                 vec![(
-                    writes::NO_LOST_ACKED_WRITE,
+                    &writes::NO_LOST_ACKED_WRITE,
                     writes::new_owner_holds_acked_writes(self, *node, *shard, *epoch, state),
                 )]
             }
@@ -163,18 +163,18 @@ impl Facts {
             Observation::ShardAllocated { shard, owner, epoch } => {
                 self.owner_at.insert((*shard, *epoch), *owner);
                 self.raise_committed_epoch(*shard, *epoch);
-                vec![(EPOCH_MONOTONIC, self.check_route_epochs(state))]
+                vec![(&EPOCH_MONOTONIC, self.check_route_epochs(state))]
             }
             Observation::ShardRehomed { shard, owner, epoch, .. } => {
                 self.owner_at.insert((*shard, *epoch), *owner);
                 self.raise_committed_epoch(*shard, *epoch);
-                vec![(EPOCH_MONOTONIC, self.check_route_epochs(state))]
+                vec![(&EPOCH_MONOTONIC, self.check_route_epochs(state))]
             }
             Observation::CoordinatorBooted { .. } => {
                 self.counters.coordinator_boots += 1;
                 self.coordinator_booted_at = at;
                 self.membership_changed_at = Some(at);
-                vec![(EPOCH_MONOTONIC, self.check_route_epochs(state))]
+                vec![(&EPOCH_MONOTONIC, self.check_route_epochs(state))]
             }
             Observation::MigrationStarted { migration, shard, source, target, .. } => {
                 self.on_migration_started(moment, *migration, *shard, (*source, *target), state)
@@ -188,29 +188,29 @@ impl Facts {
                 if *to == Phase::Complete {
                     self.counters.migrations_completed += 1;
                 }
-                vec![(migrations::PHASE_ORDER, check)]
+                vec![(&migrations::PHASE_ORDER, check)]
             }
             Observation::MigrationAborted { reason, .. } => {
                 *self.counters.migrations_aborted.entry(format!("{reason:?}")).or_default() += 1;
                 vec![]
             }
             Observation::RoutingCommitted { migration, shard, owner, epoch, .. } => {
-                let checks = vec![
+                let checks: Vec<(&'static Invariant, Check)> = vec![
                     (
-                        migrations::CUTOVER_CAUGHT_UP,
+                        &migrations::CUTOVER_CAUGHT_UP,
                         migrations::cutover_caught_up(self, *migration, *shard, *owner, state),
                     ),
-                    (migrations::IDENTITY_CHANGE_ABORTS, migrations::identity_change_aborts(self, *migration, moment)),
+                    (&migrations::IDENTITY_CHANGE_ABORTS, migrations::identity_change_aborts(self, *migration, moment)),
                     (
-                        migrations::WRITE_PAUSE_WITHIN_BUDGET,
+                        &migrations::WRITE_PAUSE_WITHIN_BUDGET,
                         migrations::write_pause_within_budget(self, *migration, at),
                     ),
-                    (migrations::PHASE_ORDER, migrations::committed_in_cut_over(self, *migration)),
+                    (&migrations::PHASE_ORDER, migrations::committed_in_cut_over(self, *migration)),
                 ];
                 self.owner_at.insert((*shard, *epoch), *owner);
                 self.raise_committed_epoch(*shard, *epoch);
                 let mut checks = checks;
-                checks.push((EPOCH_MONOTONIC, self.check_route_epochs(state)));
+                checks.push((&EPOCH_MONOTONIC, self.check_route_epochs(state)));
                 checks
             }
             Observation::ClientGaveUp { .. } => {
@@ -221,7 +221,7 @@ impl Facts {
         }
     }
 
-    fn on_write_acked(&mut self, at: Instant, observation: &Observation) -> Vec<(&'static str, Check)> {
+    fn on_write_acked(&mut self, at: Instant, observation: &Observation) -> Vec<(&'static Invariant, Check)> {
         let Observation::WriteAcked { node, shard, epoch, named_epoch, write_id, index, entity } = *observation else {
             unreachable!("called for write acks only")
         };
@@ -239,9 +239,9 @@ impl Facts {
         }
         self.last_ack_at.insert(shard, at);
         vec![
-            (writes::SINGLE_WRITER, single_writer),
-            (writes::ACKED_AT_NAMED_EPOCH, named),
-            (writes::NO_LOST_ACKED_WRITE, consistent),
+            (&writes::SINGLE_WRITER, single_writer),
+            (&writes::ACKED_AT_NAMED_EPOCH, named),
+            (&writes::NO_LOST_ACKED_WRITE, consistent),
         ]
     }
 
@@ -252,11 +252,11 @@ impl Facts {
         shard: ShardId,
         (source, target): (PeerIdentity, PeerIdentity),
         state: &dyn ClusterState,
-    ) -> Vec<(&'static str, Check)> {
+    ) -> Vec<(&'static Invariant, Check)> {
         self.counters.migrations_started += 1;
         let one_active = migrations::one_active_migration_per_shard(self, shard, migration);
         let (ActorId::Node(source_node), ActorId::Node(target_node)) = (source.actor, target.actor) else {
-            return vec![(migrations::ONE_ACTIVE_MIGRATION_PER_SHARD, Err(format!("{migration} between non-nodes")))];
+            return vec![(&migrations::ONE_ACTIVE_MIGRATION_PER_SHARD, Err(format!("{migration} between non-nodes")))];
         };
         let tracked = TrackedMigration {
             shard,
@@ -268,18 +268,18 @@ impl Facts {
         self.active.insert(migration, tracked);
         self.phases.insert(migration, Phase::BaseCopy);
         let mut checks = vec![
-            (migrations::ONE_ACTIVE_MIGRATION_PER_SHARD, one_active),
-            (migrations::MIGRATION_CAPS, migrations::migration_caps(self)),
-            (TARGETS_ACCEPTING_MEMBERS, control::targets_accepting_members(migration, source, target, state)),
+            (&migrations::ONE_ACTIVE_MIGRATION_PER_SHARD, one_active),
+            (&migrations::MIGRATION_CAPS, migrations::migration_caps(self)),
+            (&TARGETS_ACCEPTING_MEMBERS, control::targets_accepting_members(migration, source, target, state)),
             (
-                REBALANCE_GATES_RESPECTED,
+                &REBALANCE_GATES_RESPECTED,
                 control::rebalance_gates_respected(self, migration, source_node, moment.at, state),
             ),
         ];
         if self.liveness_started_at.is_some() {
             let moves = self.moves_since_liveness.entry(shard).or_default();
             *moves += 1;
-            checks.push((liveness::NO_THRASHING, liveness::no_thrashing(shard, *moves)));
+            checks.push((&liveness::NO_THRASHING, liveness::no_thrashing(shard, *moves)));
         }
         checks
     }

@@ -3,6 +3,7 @@
 
 use super::balance::shard_scores;
 use super::facts::Facts;
+use super::registry::Invariant;
 use super::state::ClusterState;
 use super::Check;
 use shardsim_core::config::PlannerKind;
@@ -12,8 +13,12 @@ use shardsim_core::wire::ShardRole;
 use shardsim_core::{NodeId, ShardId};
 use std::collections::BTreeMap;
 
-pub const CONVERGENCE: &str = "convergence";
-pub const NO_THRASHING: &str = "no_thrashing";
+pub const CONVERGENCE: Invariant = Invariant::liveness(
+    "convergence",
+    "Once every fault has healed, within the bound: every migration ends, every shard takes writes and is served by its routed owner, draining nodes end decommissioned, and the cluster is balanced by its planner's measure.",
+);
+pub const NO_THRASHING: Invariant =
+    Invariant::liveness("no_thrashing", "No shard moves more than three times after the heal.");
 /// Migrations of one shard allowed in the liveness phase before it counts as thrashing.
 pub const LIVENESS_MOVES_PER_SHARD_MAX: u32 = 3;
 /// Load scores are rates over windows, and the planner reads them a heartbeat late: the

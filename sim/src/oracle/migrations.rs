@@ -2,6 +2,7 @@
 //! cut-over, aborts on identity change, and the write-pause budget.
 
 use super::facts::{Facts, Moment};
+use super::registry::{Family, Invariant};
 use super::state::{durable_log, ClusterState};
 use super::Check;
 use shardsim_core::node::SourceStage;
@@ -9,12 +10,32 @@ use shardsim_core::phase::Phase;
 use shardsim_core::{ActorId, Instant, MigrationId, NodeId, ShardId};
 use std::collections::BTreeMap;
 
-pub const ONE_ACTIVE_MIGRATION_PER_SHARD: &str = "one_active_migration_per_shard";
-pub const MIGRATION_CAPS: &str = "migration_caps";
-pub const PHASE_ORDER: &str = "phase_order";
-pub const CUTOVER_CAUGHT_UP: &str = "cutover_caught_up";
-pub const IDENTITY_CHANGE_ABORTS: &str = "identity_change_aborts";
-pub const WRITE_PAUSE_WITHIN_BUDGET: &str = "write_pause_within_budget";
+pub const ONE_ACTIVE_MIGRATION_PER_SHARD: Invariant = Invariant::safety("one_active_migration_per_shard", Family::Migrations, "At most one migration of a shard is active, across coordinator restarts, and no two nodes stream a shard out at once.");
+pub const MIGRATION_CAPS: Invariant = Invariant::safety(
+    "migration_caps",
+    Family::Migrations,
+    "Active migrations stay within the configured caps, in total and per node.",
+);
+pub const PHASE_ORDER: Invariant = Invariant::safety(
+    "phase_order",
+    Family::Migrations,
+    "Base copy, catch-up, cut-over, complete, or failed from any of them; routing commits only out of cut-over.",
+);
+pub const CUTOVER_CAUGHT_UP: Invariant = Invariant::safety(
+    "cutover_caught_up",
+    Family::Migrations,
+    "A cut-over commits only when the target durably holds exactly the log the source sealed.",
+);
+pub const IDENTITY_CHANGE_ABORTS: Invariant = Invariant::safety(
+    "identity_change_aborts",
+    Family::Migrations,
+    "No migration completes whose target changed identity (a new incarnation or address) after it began.",
+);
+pub const WRITE_PAUSE_WITHIN_BUDGET: Invariant = Invariant::safety(
+    "write_pause_within_budget",
+    Family::Migrations,
+    "From the source's fence to the commit, writes pause no longer than the budget.",
+);
 
 /// A new migration of `shard` while the oracle still sees another one active, across
 /// coordinator restarts (the oracle's history does not restart).

@@ -10,6 +10,7 @@ mod evidence;
 mod facts;
 mod liveness;
 mod migrations;
+pub mod registry;
 mod state;
 mod writes;
 
@@ -19,30 +20,21 @@ mod tests;
 pub use evidence::Evidence;
 pub use facts::{Facts, TrackedMigration};
 pub use liveness::LIVENESS_MOVES_PER_SHARD_MAX;
+pub use registry::{Family, Invariant, INVARIANTS};
+
+/// Every invariant by its constant, whichever family's module declares it.
+pub mod invariants {
+    pub use super::control::{PLANNER_SOUND, REBALANCE_GATES_RESPECTED, TARGETS_ACCEPTING_MEMBERS};
+    pub use super::entities::{ENTITY_SINGLE_HOME, ENTITY_STATE_CONTINUOUS};
+    pub use super::liveness::{CONVERGENCE, NO_THRASHING};
+    pub use super::migrations::{
+        CUTOVER_CAUGHT_UP, IDENTITY_CHANGE_ABORTS, MIGRATION_CAPS, ONE_ACTIVE_MIGRATION_PER_SHARD, PHASE_ORDER,
+        WRITE_PAUSE_WITHIN_BUDGET,
+    };
+    pub use super::state::EPOCH_MONOTONIC;
+    pub use super::writes::{ACKED_AT_NAMED_EPOCH, NO_LOST_ACKED_WRITE, SINGLE_WRITER};
+}
 pub use state::{durable_log, ClusterState};
-
-/// Every safety invariant, by name: what the canaries must make fire, and what reports
-/// and the README list.
-pub const SAFETY_INVARIANTS: [&str; 15] = [
-    migrations::ONE_ACTIVE_MIGRATION_PER_SHARD,
-    writes::SINGLE_WRITER,
-    writes::NO_LOST_ACKED_WRITE,
-    state::EPOCH_MONOTONIC,
-    migrations::CUTOVER_CAUGHT_UP,
-    migrations::IDENTITY_CHANGE_ABORTS,
-    migrations::PHASE_ORDER,
-    migrations::MIGRATION_CAPS,
-    migrations::WRITE_PAUSE_WITHIN_BUDGET,
-    control::TARGETS_ACCEPTING_MEMBERS,
-    control::REBALANCE_GATES_RESPECTED,
-    writes::ACKED_AT_NAMED_EPOCH,
-    control::PLANNER_SOUND,
-    entities::ENTITY_SINGLE_HOME,
-    entities::ENTITY_STATE_CONTINUOUS,
-];
-
-/// The liveness properties, by name.
-pub const LIVENESS_PROPERTIES: [&str; 2] = [liveness::CONVERGENCE, liveness::NO_THRASHING];
 
 use serde::{Deserialize, Serialize};
 use shardsim_core::{ActorId, Instant, Observation, ProtocolConfig};
@@ -97,15 +89,14 @@ impl Oracle {
 
     fn violation(
         &self,
-        invariant: &str,
-        class: ViolationClass,
+        invariant: &Invariant,
         at: Instant,
         message: String,
         shard: Option<shardsim_core::ShardId>,
     ) -> Violation {
         Violation {
-            invariant: invariant.to_string(),
-            class,
+            invariant: invariant.name.to_string(),
+            class: invariant.class,
             at_ms: at.as_ms(),
             message,
             evidence: self.evidence.lines(shard),
@@ -122,12 +113,10 @@ impl Oracle {
     ) -> Result<(), Violation> {
         self.evidence.record(at, actor, observation);
         let shard = evidence::shard_of(observation);
-        let checks: Vec<(&'static str, Check)> = self.facts.observe(at, actor, observation, state);
+        let checks: Vec<(&'static Invariant, Check)> = self.facts.observe(at, actor, observation, state);
         for (invariant, check) in checks {
             if let Err(message) = check {
-                let class =
-                    if invariant == liveness::NO_THRASHING { ViolationClass::Liveness } else { ViolationClass::Safety };
-                return Err(self.violation(invariant, class, at, message, shard));
+                return Err(self.violation(invariant, at, message, shard));
             }
         }
         Ok(())
@@ -137,11 +126,11 @@ impl Oracle {
     pub fn after_step(&mut self, at: Instant, actor: ActorId, state: &dyn ClusterState) -> Result<(), Violation> {
         let ActorId::Node(node) = actor else { return Ok(()) };
         for (invariant, check) in [
-            (state::EPOCH_MONOTONIC, self.facts.check_node_epochs(node, state)),
-            (migrations::ONE_ACTIVE_MIGRATION_PER_SHARD, migrations::one_source_per_shard(node, state)),
+            (&state::EPOCH_MONOTONIC, self.facts.check_node_epochs(node, state)),
+            (&migrations::ONE_ACTIVE_MIGRATION_PER_SHARD, migrations::one_source_per_shard(node, state)),
         ] {
             if let Err(message) = check {
-                return Err(self.violation(invariant, ViolationClass::Safety, at, message, None));
+                return Err(self.violation(invariant, at, message, None));
             }
         }
         Ok(())
@@ -168,7 +157,7 @@ impl Oracle {
 
     /// A liveness failure once the bound has passed.
     pub fn liveness_violation(&self, at: Instant, unmet: Vec<String>) -> Violation {
-        let mut violation = self.violation(liveness::CONVERGENCE, ViolationClass::Liveness, at, unmet.join("; "), None);
+        let mut violation = self.violation(&liveness::CONVERGENCE, at, unmet.join("; "), None);
         violation.evidence.truncate(12);
         violation
     }
@@ -176,6 +165,6 @@ impl Oracle {
     /// At the end of a run: every acked write is on its shard's owner, once, in order.
     pub fn final_check(&self, at: Instant, state: &dyn ClusterState) -> Result<(), Violation> {
         writes::all_acked_writes_on_owners(&self.facts, state)
-            .map_err(|message| self.violation(writes::NO_LOST_ACKED_WRITE, ViolationClass::Safety, at, message, None))
+            .map_err(|message| self.violation(&writes::NO_LOST_ACKED_WRITE, at, message, None))
     }
 }

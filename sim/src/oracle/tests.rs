@@ -166,16 +166,16 @@ const C: ActorId = ActorId::Coordinator;
 const N1: ActorId = ActorId::Node(NodeId(1));
 const N2: ActorId = ActorId::Node(NodeId(2));
 
-fn broken(result: Result<(), Violation>, invariant: &str) {
+fn broken(result: Result<(), Violation>, invariant: &crate::oracle::Invariant) {
     let violation = result.expect_err("the history breaks an invariant");
-    assert_eq!(violation.invariant, invariant, "{violation}");
+    assert_eq!(violation.invariant, invariant.name, "{violation}");
 }
 
 #[test]
 fn one_active_migration_per_shard_fails_on_a_second_start_and_passes_after_an_end() {
     let cluster = FakeCluster::default();
     let twice = [(C, start(1, 0, 1, 2)), (C, start(2, 0, 1, 3))];
-    broken(feed(&mut oracle(), &cluster, &twice), "one_active_migration_per_shard");
+    broken(feed(&mut oracle(), &cluster, &twice), &crate::oracle::migrations::ONE_ACTIVE_MIGRATION_PER_SHARD);
     let ended = [(C, start(1, 0, 1, 2)), (C, phase(1, Phase::BaseCopy, Phase::Failed)), (C, start(2, 0, 1, 3))];
     feed(&mut oracle(), &cluster, &ended).unwrap();
 }
@@ -198,14 +198,14 @@ fn one_active_migration_per_shard_fails_when_two_nodes_stream_one_shard() {
     let mut oracle = oracle();
     oracle.after_step(Instant(0), N1, &cluster).unwrap();
     cluster.add_node(2, &[assign(0), stream(2)]);
-    broken(oracle.after_step(Instant(1), N2, &cluster), "one_active_migration_per_shard");
+    broken(oracle.after_step(Instant(1), N2, &cluster), &crate::oracle::migrations::ONE_ACTIVE_MIGRATION_PER_SHARD);
 }
 
 #[test]
 fn migration_caps_fail_past_the_per_node_cap() {
     let cluster = FakeCluster::default();
     let history = [(C, start(1, 0, 1, 2)), (C, start(2, 1, 1, 3))];
-    broken(feed(&mut oracle(), &cluster, &history), "migration_caps");
+    broken(feed(&mut oracle(), &cluster, &history), &crate::oracle::migrations::MIGRATION_CAPS);
     feed(&mut oracle(), &cluster, &history[..1]).unwrap();
 }
 
@@ -214,11 +214,11 @@ fn phase_order_fails_on_a_skipped_phase_or_a_commit_outside_cut_over() {
     let cluster = FakeCluster::default();
     broken(
         feed(&mut oracle(), &cluster, &[(C, start(1, 0, 1, 2)), (C, phase(1, Phase::BaseCopy, Phase::CutOver))]),
-        "phase_order",
+        &crate::oracle::migrations::PHASE_ORDER,
     );
     broken(
         feed(&mut oracle(), &cluster, &[(C, start(1, 0, 1, 2)), (C, phase(1, Phase::CatchUp, Phase::CutOver))]),
-        "phase_order",
+        &crate::oracle::migrations::PHASE_ORDER,
     );
     let early_commit = [(C, start(1, 0, 1, 2)), (N1, fenced())];
     let mut oracle = oracle();
@@ -227,7 +227,7 @@ fn phase_order_fails_on_a_skipped_phase_or_a_commit_outside_cut_over() {
     oracle.observe(Instant(1), N1, &sealed, &cluster).unwrap();
     let mut with_disk = FakeCluster::default();
     with_disk.disks.insert(N2, DiskImage::new());
-    broken(oracle.observe(Instant(2), C, &committed(1, 2, 2), &with_disk), "phase_order");
+    broken(oracle.observe(Instant(2), C, &committed(1, 2, 2), &with_disk), &crate::oracle::migrations::PHASE_ORDER);
 }
 
 #[test]
@@ -235,14 +235,20 @@ fn single_writer_fails_on_a_second_node_or_a_superseded_epoch() {
     let cluster = FakeCluster::default();
     broken(
         feed(&mut oracle(), &cluster, &[(C, allocated(1)), (N1, acked(1, 1, 1, 1)), (N2, acked(2, 1, 2, 2))]),
-        "single_writer",
+        &crate::oracle::writes::SINGLE_WRITER,
     );
-    broken(feed(&mut oracle(), &cluster, &[(C, allocated(1)), (N2, acked(2, 1, 1, 1))]), "single_writer");
-    broken(feed(&mut oracle(), &cluster, &[(C, allocated(1)), (N1, acked(1, 7, 1, 1))]), "single_writer");
+    broken(
+        feed(&mut oracle(), &cluster, &[(C, allocated(1)), (N2, acked(2, 1, 1, 1))]),
+        &crate::oracle::writes::SINGLE_WRITER,
+    );
+    broken(
+        feed(&mut oracle(), &cluster, &[(C, allocated(1)), (N1, acked(1, 7, 1, 1))]),
+        &crate::oracle::writes::SINGLE_WRITER,
+    );
     let mut oracle = oracle();
     feed(&mut oracle, &cluster, &[(C, allocated(1)), (N1, acked(1, 1, 1, 1))]).unwrap();
     oracle.facts.committed_epoch.insert(ShardId(0), Epoch(2));
-    broken(oracle.observe(Instant(9), N1, &acked(1, 1, 2, 2), &cluster), "single_writer");
+    broken(oracle.observe(Instant(9), N1, &acked(1, 1, 2, 2), &cluster), &crate::oracle::writes::SINGLE_WRITER);
 }
 
 #[test]
@@ -253,10 +259,10 @@ fn no_lost_acked_write_fails_when_a_rebooted_owner_lacks_an_acked_write() {
     let holds = [(C, allocated(1)), (N1, acked(1, 1, 1, 1)), (N1, booted.clone())];
     feed(&mut oracle(), &cluster, &holds).unwrap();
     let lost = [(C, allocated(1)), (N1, acked(1, 1, 1, 1)), (N1, acked(1, 1, 2, 2)), (N1, booted)];
-    broken(feed(&mut oracle(), &cluster, &lost), "no_lost_acked_write");
+    broken(feed(&mut oracle(), &cluster, &lost), &crate::oracle::writes::NO_LOST_ACKED_WRITE);
     broken(
         feed(&mut oracle(), &cluster, &[(C, allocated(1)), (N1, acked(1, 1, 1, 1)), (N1, acked(1, 1, 1, 2))]),
-        "no_lost_acked_write",
+        &crate::oracle::writes::NO_LOST_ACKED_WRITE,
     );
 }
 
@@ -267,7 +273,7 @@ fn epoch_monotonic_fails_when_a_node_s_epoch_goes_back() {
     let mut oracle = oracle();
     oracle.after_step(Instant(0), N1, &cluster).unwrap();
     oracle.facts.node_epochs.insert((NodeId(1), ShardId(0)), Epoch(2));
-    broken(oracle.after_step(Instant(1), N1, &cluster), "epoch_monotonic");
+    broken(oracle.after_step(Instant(1), N1, &cluster), &crate::oracle::state::EPOCH_MONOTONIC);
 }
 
 #[test]
@@ -293,7 +299,7 @@ fn cutover_caught_up_fails_when_the_target_holds_less_than_was_sealed() {
         ]
     };
     feed(&mut oracle(), &cluster, &history(0)).unwrap();
-    broken(feed(&mut oracle(), &cluster, &history(3)), "cutover_caught_up");
+    broken(feed(&mut oracle(), &cluster, &history(3)), &crate::oracle::migrations::CUTOVER_CAUGHT_UP);
 }
 
 #[test]
@@ -312,7 +318,7 @@ fn identity_change_aborts_fails_when_a_rebooted_target_completes() {
     feed(&mut oracle(), &cluster, &clean).unwrap();
     history.push((N2, Observation::NodeBooted { node: NodeId(2), identity: identity(2, 2) }));
     history.push((C, committed(1, 2, 2)));
-    broken(feed(&mut oracle(), &cluster, &history), "identity_change_aborts");
+    broken(feed(&mut oracle(), &cluster, &history), &crate::oracle::migrations::IDENTITY_CHANGE_ABORTS);
 }
 
 #[test]
@@ -336,7 +342,7 @@ fn write_pause_within_budget_fails_when_the_commit_comes_late() {
         Ok(())
     };
     run(503).unwrap();
-    broken(run(504), "write_pause_within_budget");
+    broken(run(504), &crate::oracle::migrations::WRITE_PAUSE_WITHIN_BUDGET);
 }
 
 #[test]
@@ -358,7 +364,10 @@ fn no_thrashing_fails_when_a_shard_keeps_moving_after_the_heal() {
         });
     }
     let violation = result.expect_err("thrashing");
-    assert_eq!((violation.invariant.as_str(), violation.class), ("no_thrashing", ViolationClass::Liveness));
+    assert_eq!(
+        (violation.invariant.as_str(), violation.class),
+        (crate::oracle::liveness::NO_THRASHING.name, ViolationClass::Liveness)
+    );
 }
 
 #[test]

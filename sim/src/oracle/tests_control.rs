@@ -72,9 +72,9 @@ fn targets_accepting_members_fails_for_a_draining_target_or_a_stale_identity() {
         feed_at(&mut oracle(), &cluster, &[(0, booted()), (5_000, started)])
     };
     run(identity(2, 1)).unwrap();
-    broken(run(identity(3, 1)), "targets_accepting_members");
-    broken(run(identity(2, 2)), "targets_accepting_members");
-    broken(run(identity(7, 1)), "targets_accepting_members");
+    broken(run(identity(3, 1)), &crate::oracle::control::TARGETS_ACCEPTING_MEMBERS);
+    broken(run(identity(2, 2)), &crate::oracle::control::TARGETS_ACCEPTING_MEMBERS);
+    broken(run(identity(7, 1)), &crate::oracle::control::TARGETS_ACCEPTING_MEMBERS);
 }
 
 #[test]
@@ -82,12 +82,18 @@ fn rebalance_gates_respected_fails_within_the_grace_after_a_change_or_under_back
     let calm = cluster_with(coordinator(ProtocolConfig::default(), &[0, 0, 0], &[]));
     let start = start(1, 0, 1, 2);
     feed_at(&mut oracle(), &calm, &[(0, booted()), (5_000, start.clone())]).unwrap();
-    broken(feed_at(&mut oracle(), &calm, &[(0, booted()), (100, start.clone())]), "rebalance_gates_respected");
+    broken(
+        feed_at(&mut oracle(), &calm, &[(0, booted()), (100, start.clone())]),
+        &crate::oracle::control::REBALANCE_GATES_RESPECTED,
+    );
     let after_change = [(0, booted()), (4_800, member_changed(3)), (5_000, start.clone())];
-    broken(feed_at(&mut oracle(), &calm, &after_change), "rebalance_gates_respected");
+    broken(feed_at(&mut oracle(), &calm, &after_change), &crate::oracle::control::REBALANCE_GATES_RESPECTED);
 
     let hot = cluster_with(coordinator(ProtocolConfig::default(), &[0, 0, 900], &[]));
-    broken(feed_at(&mut oracle(), &hot, &[(0, booted()), (5_000, start.clone())]), "rebalance_gates_respected");
+    broken(
+        feed_at(&mut oracle(), &hot, &[(0, booted()), (5_000, start.clone())]),
+        &crate::oracle::control::REBALANCE_GATES_RESPECTED,
+    );
     // A drain move (its source is draining) goes ahead under back-pressure.
     let hot_draining = cluster_with(coordinator(ProtocolConfig::default(), &[0, 0, 900], &[1]));
     feed_at(&mut oracle(), &hot_draining, &[(0, booted()), (5_000, start)]).unwrap();
@@ -120,13 +126,16 @@ fn planner_sound_fails_on_broken_caps_in_flight_shards_and_non_accepting_targets
     let shards = || vec![shard_view(0, 1, 5), shard_view(1, 1, 5), shard_view(2, 1, 5), shard_view(3, 2, 5)];
     let drain = |moves: &[(u32, u32, u32)]| plan(PlanSource::Drain, view(&[2, 3, 4], &[1], shards()), moves);
     judge(config.clone(), drain(&[(0, 1, 2)])).unwrap();
-    broken(judge(config.clone(), drain(&[(0, 1, 2), (1, 1, 3)])), "planner_sound");
-    broken(judge(config.clone(), drain(&[(0, 1, 5)])), "planner_sound");
-    broken(judge(config.clone(), drain(&[(3, 2, 3)])), "planner_sound");
-    broken(judge(config.clone(), drain(&[(0, 2, 3)])), "planner_sound");
+    broken(judge(config.clone(), drain(&[(0, 1, 2), (1, 1, 3)])), &crate::oracle::control::PLANNER_SOUND);
+    broken(judge(config.clone(), drain(&[(0, 1, 5)])), &crate::oracle::control::PLANNER_SOUND);
+    broken(judge(config.clone(), drain(&[(3, 2, 3)])), &crate::oracle::control::PLANNER_SOUND);
+    broken(judge(config.clone(), drain(&[(0, 2, 3)])), &crate::oracle::control::PLANNER_SOUND);
     let mut in_flight = shards();
     in_flight[0].migrating = true;
-    broken(judge(config, plan(PlanSource::Drain, view(&[2, 3], &[1], in_flight), &[(0, 1, 2)])), "planner_sound");
+    broken(
+        judge(config, plan(PlanSource::Drain, view(&[2, 3], &[1], in_flight), &[(0, 1, 2)])),
+        &crate::oracle::control::PLANNER_SOUND,
+    );
 }
 
 #[test]
@@ -138,7 +147,7 @@ fn planner_sound_fails_when_a_least_shard_move_is_within_the_threshold() {
     let wide = plan(PlanSource::LeastShard, view(&[1, 2], &[], shards(4).collect()), &[(0, 1, 2)]);
     judge(config.clone(), wide).unwrap();
     let narrow = plan(PlanSource::LeastShard, view(&[1, 2], &[], shards(3).collect()), &[(0, 1, 2)]);
-    broken(judge(config, narrow), "planner_sound");
+    broken(judge(config, narrow), &crate::oracle::control::PLANNER_SOUND);
 }
 
 #[test]
@@ -149,9 +158,9 @@ fn planner_sound_fails_when_a_load_move_overshoots_or_chains() {
     judge(config.clone(), fair).unwrap();
     let lopsided = vec![shard_view(0, 1, 100), shard_view(1, 2, 60)];
     let overshoot = plan(PlanSource::LoadBased, view(&[1, 2], &[], lopsided), &[(0, 1, 2)]);
-    broken(judge(config.clone(), overshoot), "planner_sound");
+    broken(judge(config.clone(), overshoot), &crate::oracle::control::PLANNER_SOUND);
     let chain = plan(PlanSource::LoadBased, view(&[1, 2, 3], &[], hot), &[(1, 1, 2), (2, 2, 3)]);
-    broken(judge(config, chain), "planner_sound");
+    broken(judge(config, chain), &crate::oracle::control::PLANNER_SOUND);
 }
 
 #[test]
@@ -160,7 +169,10 @@ fn acked_at_named_epoch_fails_when_the_client_named_another_epoch() {
     let mut stale = acked(1, 1, 1, 1);
     let Observation::WriteAcked { named_epoch, .. } = &mut stale else { unreachable!() };
     *named_epoch = Epoch(0);
-    broken(feed(&mut oracle(), &cluster, &[(C, allocated(1)), (N1, stale)]), "acked_at_named_epoch");
+    broken(
+        feed(&mut oracle(), &cluster, &[(C, allocated(1)), (N1, stale)]),
+        &crate::oracle::writes::ACKED_AT_NAMED_EPOCH,
+    );
     feed(&mut oracle(), &cluster, &[(C, allocated(1)), (N1, acked(1, 1, 1, 1))]).unwrap();
 }
 
@@ -179,7 +191,10 @@ fn entity_single_home_fails_when_the_entity_lives_on_another_node() {
     // Node 1 owns shard 0 and started entity k0 with a write (sequence 2 feeds k0).
     cluster.add_node(1, &[assign(0), write(2)]);
     cluster.add_node(2, &[]);
-    broken(feed(&mut oracle(), &cluster, &[(N2, entity_started(2, 1, 1))]), "entity_single_home");
+    broken(
+        feed(&mut oracle(), &cluster, &[(N2, entity_started(2, 1, 1))]),
+        &crate::oracle::entities::ENTITY_SINGLE_HOME,
+    );
     feed(&mut oracle(), &cluster, &[(N1, entity_started(1, 1, 1))]).unwrap();
 }
 
@@ -188,8 +203,14 @@ fn entity_state_continuous_fails_when_an_entity_starts_behind_its_acked_writes()
     let cluster = FakeCluster::default();
     let history = |started| vec![(C, allocated(1)), (N1, acked(1, 1, 1, 1)), (N1, acked(1, 1, 2, 2)), (N1, started)];
     feed(&mut oracle(), &cluster, &history(entity_started(1, 2, 2))).unwrap();
-    broken(feed(&mut oracle(), &cluster, &history(entity_started(1, 1, 2))), "entity_state_continuous");
-    broken(feed(&mut oracle(), &cluster, &history(entity_started(1, 2, 1))), "entity_state_continuous");
+    broken(
+        feed(&mut oracle(), &cluster, &history(entity_started(1, 1, 2))),
+        &crate::oracle::entities::ENTITY_STATE_CONTINUOUS,
+    );
+    broken(
+        feed(&mut oracle(), &cluster, &history(entity_started(1, 2, 1))),
+        &crate::oracle::entities::ENTITY_STATE_CONTINUOUS,
+    );
 }
 
 /// Nodes 1 and 2, members of a coordinator, holding `first` and `second` shards.

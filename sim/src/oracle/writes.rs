@@ -2,15 +2,20 @@
 //! write lost, duplicated or reordered.
 
 use super::facts::{AckedWrite, Facts};
+use super::registry::{Family, Invariant};
 use super::state::ClusterState;
 use super::Check;
 use shardsim_core::log::ShardLog;
 use shardsim_core::wire::ShardRole;
 use shardsim_core::{Epoch, LogIndex, NodeId, ShardId, WriteId};
 
-pub const SINGLE_WRITER: &str = "single_writer";
-pub const NO_LOST_ACKED_WRITE: &str = "no_lost_acked_write";
-pub const ACKED_AT_NAMED_EPOCH: &str = "acked_at_named_epoch";
+pub const SINGLE_WRITER: Invariant = Invariant::safety("single_writer", Family::Writes, "Every ack at epoch e comes from the owner committed at e, one node acks a (shard, epoch), and no one acks at a superseded epoch.");
+pub const NO_LOST_ACKED_WRITE: Invariant = Invariant::safety("no_lost_acked_write", Family::Writes, "No acked write is lost, duplicated or reordered: after a boot, at a new owner and at the end it is in the log once, at the index it was acked with.");
+pub const ACKED_AT_NAMED_EPOCH: Invariant = Invariant::safety(
+    "acked_at_named_epoch",
+    Family::Writes,
+    "A write is acked only at exactly the epoch the client named.",
+);
 
 /// A write is acked only by the owner at exactly the epoch the client named.
 pub fn acked_at_named_epoch(
