@@ -2,19 +2,53 @@
 //! one, and whether each plan the coordinator dispatched obeys its planner's contract.
 
 use super::balance::{epsilon, shard_scores};
-use super::facts::Facts;
-use super::registry::{Family, Invariant};
+use super::facts::{Facts, Moment};
+use super::registry::{no_step_checks, Checker, Checks, Family, Invariant};
 use super::state::ClusterState;
 use super::Check;
 use shardsim_core::coordinator::Liveness;
 use shardsim_core::load::{ClusterView, ShardView};
 use shardsim_core::planner::{Move, PlanSource};
-use shardsim_core::{ActorId, Instant, MigrationId, NodeId, PeerIdentity};
+use shardsim_core::{ActorId, Instant, MigrationId, NodeId, Observation, PeerIdentity};
 use std::collections::{BTreeMap, BTreeSet};
 
 pub const TARGETS_ACCEPTING_MEMBERS: Invariant = Invariant::safety("targets_accepting_members", Family::Control, "A migration starts only between members the coordinator holds active, with the identities it holds, and its target accepts shards (not draining, joining, suspect, down or decommissioned).");
 pub const REBALANCE_GATES_RESPECTED: Invariant = Invariant::safety("rebalance_gates_respected", Family::Control, "No load-driven migration starts within the boot grace, while a member joins or is suspect, within the quiet period after a membership change, or under CPU back-pressure; drains obey every gate but back-pressure.");
 pub const PLANNER_SOUND: Invariant = Invariant::safety("planner_sound", Family::Control, "Every dispatched plan, judged on the view it came from, keeps the caps, moves no shard in flight, twice or from a non-owner, targets accepting nodes, and keeps its own planner's contract (drain, least-shard, load-based).");
+
+pub const CHECKER: Checker = Checker {
+    family: Family::Control,
+    invariants: &[&TARGETS_ACCEPTING_MEMBERS, &REBALANCE_GATES_RESPECTED, &PLANNER_SOUND],
+    observe,
+    after_step: no_step_checks,
+};
+
+fn observe(
+    facts: &mut Facts,
+    moment: Moment,
+    observation: &Observation,
+    state: &dyn ClusterState,
+    checks: &mut Checks,
+) {
+    match observation {
+        Observation::PlanDispatched { source, view, moves } => {
+            checks.push((&PLANNER_SOUND, planner_sound(facts, source, view, moves)))
+        }
+        Observation::MemberChanged { .. } => facts.membership_changed_at = Some(moment.at),
+        Observation::CoordinatorBooted { .. } => {
+            facts.coordinator_booted_at = moment.at;
+            facts.membership_changed_at = Some(moment.at);
+        }
+        Observation::MigrationStarted { migration, source, target, .. } => {
+            checks.push((&TARGETS_ACCEPTING_MEMBERS, targets_accepting_members(*migration, *source, *target, state)));
+            if let ActorId::Node(source_node) = source.actor {
+                let gates = rebalance_gates_respected(facts, *migration, source_node, moment.at, state);
+                checks.push((&REBALANCE_GATES_RESPECTED, gates));
+            }
+        }
+        _ => {}
+    }
+}
 
 /// A migration starts only between members the coordinator holds active, as they are
 /// now; the target also accepts shards (not draining, joining, decommissioned, suspect

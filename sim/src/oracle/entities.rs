@@ -1,12 +1,12 @@
 //! Live entities: one home at a time, and a state that reflects every write acked to
 //! the entity before it started.
 
-use super::facts::Facts;
-use super::registry::{Family, Invariant};
+use super::facts::{Facts, Moment};
+use super::registry::{no_step_checks, Checker, Checks, Family, Invariant};
 use super::state::ClusterState;
 use super::Check;
 use shardsim_core::node::EntityState;
-use shardsim_core::{EntityKey, LogIndex, NodeId, ShardId};
+use shardsim_core::{EntityKey, LogIndex, NodeId, Observation, ShardId};
 
 pub const ENTITY_SINGLE_HOME: Invariant =
     Invariant::safety("entity_single_home", Family::Entities, "An entity lives on one node at a time.");
@@ -15,6 +15,26 @@ pub const ENTITY_STATE_CONTINUOUS: Invariant = Invariant::safety(
     Family::Entities,
     "An entity starts reflecting every write acked to it so far.",
 );
+
+pub const CHECKER: Checker = Checker {
+    family: Family::Entities,
+    invariants: &[&ENTITY_SINGLE_HOME, &ENTITY_STATE_CONTINUOUS],
+    observe,
+    after_step: no_step_checks,
+};
+
+fn observe(
+    facts: &mut Facts,
+    _moment: Moment,
+    observation: &Observation,
+    state: &dyn ClusterState,
+    checks: &mut Checks,
+) {
+    if let Observation::EntityStarted { node, shard, entity, state: started } = observation {
+        checks.push((&ENTITY_SINGLE_HOME, entity_single_home(*node, *shard, *entity, state)));
+        checks.push((&ENTITY_STATE_CONTINUOUS, entity_state_continuous(facts, *node, *shard, *entity, *started)));
+    }
+}
 
 /// What the oracle saw acked to one entity: how many distinct writes, the highest index.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -1,10 +1,9 @@
 //! What the oracle has learnt so far from observations: the history its invariants read.
 
-use super::control::{self, PLANNER_SOUND, REBALANCE_GATES_RESPECTED, TARGETS_ACCEPTING_MEMBERS};
 use super::coverage::Coverage;
-use super::entities::{self, EntityAcks, ENTITY_SINGLE_HOME, ENTITY_STATE_CONTINUOUS};
-use super::state::{durable_log, ClusterState, EPOCH_MONOTONIC};
-use super::{liveness, migrations, writes, Check, Invariant};
+use super::entities::EntityAcks;
+use super::registry::{Checks, CHECKERS};
+use super::state::ClusterState;
 use shardsim_core::log::Digest;
 use shardsim_core::phase::Phase;
 use shardsim_core::wire::ShardRole;
@@ -92,6 +91,23 @@ pub struct Counters {
     pub coordinator_boots: u64,
 }
 
+impl Counters {
+    /// The run's totals that no invariant needs (writes acked are the writes checker's).
+    fn observe(&mut self, observation: &Observation) {
+        match observation {
+            Observation::NodeBooted { .. } => self.node_boots += 1,
+            Observation::CoordinatorBooted { .. } => self.coordinator_boots += 1,
+            Observation::MigrationStarted { .. } => self.migrations_started += 1,
+            Observation::MigrationPhase { to: Phase::Complete, .. } => self.migrations_completed += 1,
+            Observation::MigrationAborted { reason, .. } => {
+                *self.migrations_aborted.entry(format!("{reason:?}")).or_default() += 1
+            }
+            Observation::ClientGaveUp { .. } => self.writes_abandoned += 1,
+            _ => {}
+        }
+    }
+}
+
 impl Facts {
     /// The oracle judges against the configuration as designed: it drops any canaries.
     pub fn new(mut config: ProtocolConfig) -> Facts {
@@ -104,219 +120,33 @@ impl Facts {
         self.moves_since_liveness.clear();
     }
 
-    /// Learns from one observation and returns the checks it triggers, by invariant name.
+    /// Learns from one observation and returns the checks it triggers: the shared
+    /// counters here, then each family's checker in the registry's order.
     pub fn observe(
         &mut self,
         at: Instant,
         _actor: ActorId,
         observation: &Observation,
         state: &dyn ClusterState,
-    ) -> Vec<(&'static Invariant, Check)> {
+    ) -> Checks {
         self.sequence += 1;
         let moment = Moment { sequence: self.sequence, at };
         self.coverage.observe(observation);
-        match observation {
-            Observation::NodeBooted { node, identity } => {
-                self.counters.node_boots += 1;
-                self.boots.entry(*node).or_default().push((moment, *identity));
-                let checks = vec![
-                    (&writes::NO_LOST_ACKED_WRITE, writes::node_holds_its_acked_writes(self, *node, state)),
-                    (&EPOCH_MONOTONIC, self.check_node_epochs(*node, state)),
-                ];
-                self.acks_since_boot.remove(node);
-                checks
-            }
-            Observation::WriteAcked { .. } => self.on_write_acked(at, observation),
-            Observation::EntityStarted { node, shard, entity, state: started } => vec![
-                (&ENTITY_SINGLE_HOME, entities::entity_single_home(*node, *shard, *entity, state)),
-                (&ENTITY_STATE_CONTINUOUS, entities::entity_state_continuous(self, *node, *shard, *entity, *started)),
-            ],
-            Observation::PlanDispatched { source, view, moves } => {
-                vec![(&PLANNER_SOUND, control::planner_sound(self, source, view, moves))]
-            }
-            Observation::MemberChanged { .. } => {
-                self.membership_changed_at = Some(at);
-                vec![]
-            }
-            Observation::OwnershipTaken { node, shard, epoch, .. } => {
-                vec![(
-                    &writes::NO_LOST_ACKED_WRITE,
-                    writes::new_owner_holds_acked_writes(self, *node, *shard, *epoch, state),
-                )]
-            }
-            Observation::ShardFenced { migration, .. } => {
-                self.fenced_at.entry(*migration).or_insert(at);
-                vec![]
-            }
-            Observation::TargetVerified { node, migration, identity, shard, .. } => {
-                let durable = match state.durable_disk(ActorId::Node(*node)) {
-                    Some(disk) => durable_log(disk, *shard),
-                    None => Err(format!("{node} has no disk")),
-                };
-                self.verified.insert(*migration, Verification { at: moment, identity: *identity, durable });
-                vec![]
-            }
-            Observation::ShardSealed { migration, index, digest, .. } => {
-                self.sealed.insert(*migration, (*index, *digest));
-                vec![]
-            }
-            Observation::ShardAllocated { shard, owner, epoch } => {
-                self.owner_at.insert((*shard, *epoch), *owner);
-                self.raise_committed_epoch(*shard, *epoch);
-                vec![(&EPOCH_MONOTONIC, self.check_route_epochs(state))]
-            }
-            Observation::ShardRehomed { shard, owner, epoch, .. } => {
-                self.owner_at.insert((*shard, *epoch), *owner);
-                self.raise_committed_epoch(*shard, *epoch);
-                vec![(&EPOCH_MONOTONIC, self.check_route_epochs(state))]
-            }
-            Observation::CoordinatorBooted { .. } => {
-                self.counters.coordinator_boots += 1;
-                self.coordinator_booted_at = at;
-                self.membership_changed_at = Some(at);
-                vec![(&EPOCH_MONOTONIC, self.check_route_epochs(state))]
-            }
-            Observation::MigrationStarted { migration, shard, source, target, .. } => {
-                self.on_migration_started(moment, *migration, *shard, (*source, *target), state)
-            }
-            Observation::MigrationPhase { migration, from, to, .. } => {
-                let check = migrations::phase_order(self, *migration, *from, *to);
-                self.phases.insert(*migration, *to);
-                if to.is_terminal() {
-                    self.active.remove(migration);
-                }
-                if *to == Phase::Complete {
-                    self.counters.migrations_completed += 1;
-                }
-                vec![(&migrations::PHASE_ORDER, check)]
-            }
-            Observation::MigrationAborted { reason, .. } => {
-                *self.counters.migrations_aborted.entry(format!("{reason:?}")).or_default() += 1;
-                vec![]
-            }
-            Observation::RoutingCommitted { migration, shard, owner, epoch, .. } => {
-                let checks: Vec<(&'static Invariant, Check)> = vec![
-                    (
-                        &migrations::CUTOVER_CAUGHT_UP,
-                        migrations::cutover_caught_up(self, *migration, *shard, *owner, state),
-                    ),
-                    (&migrations::IDENTITY_CHANGE_ABORTS, migrations::identity_change_aborts(self, *migration, moment)),
-                    (
-                        &migrations::WRITE_PAUSE_WITHIN_BUDGET,
-                        migrations::write_pause_within_budget(self, *migration, at),
-                    ),
-                    (&migrations::PHASE_ORDER, migrations::committed_in_cut_over(self, *migration)),
-                ];
-                self.owner_at.insert((*shard, *epoch), *owner);
-                self.raise_committed_epoch(*shard, *epoch);
-                let mut checks = checks;
-                checks.push((&EPOCH_MONOTONIC, self.check_route_epochs(state)));
-                checks
-            }
-            Observation::ClientGaveUp { .. } => {
-                self.counters.writes_abandoned += 1;
-                vec![]
-            }
-            _ => vec![],
-        }
-    }
-
-    fn on_write_acked(&mut self, at: Instant, observation: &Observation) -> Vec<(&'static Invariant, Check)> {
-        let Observation::WriteAcked { node, shard, epoch, named_epoch, write_id, index, entity } = *observation else {
-            unreachable!("called for write acks only")
-        };
-        let single_writer = writes::single_writer(self, node, shard, epoch);
-        let consistent = writes::ack_consistent(self, shard, write_id, index);
-        let named = writes::acked_at_named_epoch(node, shard, write_id, epoch, named_epoch);
-        self.first_acker.entry((shard, epoch)).or_insert(node);
-        self.acks_since_boot.entry(node).or_default().push((shard, write_id));
-        let acked = AckedWrite { index, epoch, node };
-        if self.acked.entry(shard).or_default().insert(write_id, acked).is_none() {
-            self.counters.writes_acked += 1;
-            let entity_acks = self.entity_acks.entry((shard, entity)).or_default();
-            entity_acks.writes += 1;
-            entity_acks.last_index = entity_acks.last_index.max(index);
-        }
-        self.last_ack_at.insert(shard, at);
-        vec![
-            (&writes::SINGLE_WRITER, single_writer),
-            (&writes::ACKED_AT_NAMED_EPOCH, named),
-            (&writes::NO_LOST_ACKED_WRITE, consistent),
-        ]
-    }
-
-    fn on_migration_started(
-        &mut self,
-        moment: Moment,
-        migration: MigrationId,
-        shard: ShardId,
-        (source, target): (PeerIdentity, PeerIdentity),
-        state: &dyn ClusterState,
-    ) -> Vec<(&'static Invariant, Check)> {
-        self.counters.migrations_started += 1;
-        let one_active = migrations::one_active_migration_per_shard(self, shard, migration);
-        let (ActorId::Node(source_node), ActorId::Node(target_node)) = (source.actor, target.actor) else {
-            return vec![(&migrations::ONE_ACTIVE_MIGRATION_PER_SHARD, Err(format!("{migration} between non-nodes")))];
-        };
-        let tracked = TrackedMigration {
-            shard,
-            source: source_node,
-            target: target_node,
-            target_identity: target,
-            started: moment,
-        };
-        self.active.insert(migration, tracked);
-        self.phases.insert(migration, Phase::BaseCopy);
-        let mut checks = vec![
-            (&migrations::ONE_ACTIVE_MIGRATION_PER_SHARD, one_active),
-            (&migrations::MIGRATION_CAPS, migrations::migration_caps(self)),
-            (&TARGETS_ACCEPTING_MEMBERS, control::targets_accepting_members(migration, source, target, state)),
-            (
-                &REBALANCE_GATES_RESPECTED,
-                control::rebalance_gates_respected(self, migration, source_node, moment.at, state),
-            ),
-        ];
-        if self.liveness_started_at.is_some() {
-            let moves = self.moves_since_liveness.entry(shard).or_default();
-            *moves += 1;
-            checks.push((&liveness::NO_THRASHING, liveness::no_thrashing(shard, *moves)));
+        self.counters.observe(observation);
+        let mut checks = Checks::new();
+        for checker in CHECKERS {
+            (checker.observe)(self, moment, observation, state, &mut checks);
         }
         checks
     }
 
-    fn raise_committed_epoch(&mut self, shard: ShardId, epoch: Epoch) {
-        let committed = self.committed_epoch.entry(shard).or_default();
-        *committed = (*committed).max(epoch);
-    }
-
-    /// `epoch_monotonic` for one node: no shard's epoch goes back, restarts included.
-    pub fn check_node_epochs(&mut self, node: NodeId, state: &dyn ClusterState) -> Check {
-        let Some(actor) = state.node(node) else { return Ok(()) };
-        for (shard, held) in actor.shards() {
-            let epoch = held.role.epoch();
-            let seen = self.node_epochs.entry((node, *shard)).or_default();
-            if epoch < *seen {
-                return Err(format!("{node} holds {shard} at {epoch} ({:?}) after having seen {seen}", held.role));
-            }
-            *seen = epoch;
+    /// After a node's step: each family's checks of its state.
+    pub fn after_step(&mut self, node: NodeId, state: &dyn ClusterState) -> Checks {
+        let mut checks = Checks::new();
+        for checker in CHECKERS {
+            (checker.after_step)(self, node, state, &mut checks);
         }
-        Ok(())
-    }
-
-    /// `epoch_monotonic` for the coordinator's routing table, restarts included.
-    pub fn check_route_epochs(&mut self, state: &dyn ClusterState) -> Check {
-        let Some(coordinator) = state.coordinator() else { return Ok(()) };
-        for (shard, route) in coordinator.routing().iter() {
-            let seen = self.route_epochs.entry(shard).or_default();
-            if route.epoch < *seen {
-                return Err(format!(
-                    "the coordinator routes {shard} at {} after having routed it at {seen}",
-                    route.epoch
-                ));
-            }
-            *seen = route.epoch;
-        }
-        Ok(())
+        checks
     }
 
     /// Shards a node holds as owner (fenced or not), with their epochs.

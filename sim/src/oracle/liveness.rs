@@ -2,15 +2,15 @@
 //! writes again, the cluster converges to balance and stays there.
 
 use super::balance::shard_scores;
-use super::facts::Facts;
-use super::registry::Invariant;
+use super::facts::{Facts, Moment};
+use super::registry::{no_step_checks, Checker, Checks, Family, Invariant};
 use super::state::ClusterState;
 use super::Check;
 use shardsim_core::config::PlannerKind;
 use shardsim_core::coordinator::Liveness;
 use shardsim_core::load::ShardLoad;
 use shardsim_core::wire::ShardRole;
-use shardsim_core::{NodeId, ShardId};
+use shardsim_core::{NodeId, Observation, ShardId};
 use std::collections::BTreeMap;
 
 pub const CONVERGENCE: Invariant = Invariant::liveness(
@@ -24,6 +24,30 @@ pub const LIVENESS_MOVES_PER_SHARD_MAX: u32 = 3;
 /// Load scores are rates over windows, and the planner reads them a heartbeat late: the
 /// oracle calls a cluster unbalanced only past this multiple of the planner's threshold.
 pub const LOAD_THRESHOLD_SLACK: f64 = 1.5;
+
+pub const CHECKER: Checker = Checker {
+    family: Family::Liveness,
+    invariants: &[&CONVERGENCE, &NO_THRASHING],
+    observe,
+    after_step: no_step_checks,
+};
+
+/// Counts moves after the heal; convergence itself is judged by the driver's checks.
+fn observe(
+    facts: &mut Facts,
+    _moment: Moment,
+    observation: &Observation,
+    _state: &dyn ClusterState,
+    checks: &mut Checks,
+) {
+    if let Observation::MigrationStarted { shard, .. } = observation {
+        if facts.liveness_started_at.is_some() {
+            let moves = facts.moves_since_liveness.entry(*shard).or_default();
+            *moves += 1;
+            checks.push((&NO_THRASHING, no_thrashing(*shard, *moves)));
+        }
+    }
+}
 
 pub fn no_thrashing(shard: ShardId, moves: u32) -> Check {
     if moves > LIVENESS_MOVES_PER_SHARD_MAX {

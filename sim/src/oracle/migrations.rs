@@ -1,13 +1,13 @@
 //! Invariants about migrations: one at a time per shard, caps, phase order, a caught-up
 //! cut-over, aborts on identity change, and the write-pause budget.
 
-use super::facts::{Facts, Moment};
-use super::registry::{Family, Invariant};
+use super::facts::{Facts, Moment, TrackedMigration, Verification};
+use super::registry::{Checker, Checks, Family, Invariant};
 use super::state::{durable_log, ClusterState};
 use super::Check;
 use shardsim_core::node::SourceStage;
 use shardsim_core::phase::Phase;
-use shardsim_core::{ActorId, Instant, MigrationId, NodeId, ShardId};
+use shardsim_core::{ActorId, Instant, MigrationId, NodeId, Observation, PeerIdentity, ShardId};
 use std::collections::BTreeMap;
 
 pub const ONE_ACTIVE_MIGRATION_PER_SHARD: Invariant = Invariant::safety("one_active_migration_per_shard", Family::Migrations, "At most one migration of a shard is active, across coordinator restarts, and no two nodes stream a shard out at once.");
@@ -36,6 +36,87 @@ pub const WRITE_PAUSE_WITHIN_BUDGET: Invariant = Invariant::safety(
     Family::Migrations,
     "From the source's fence to the commit, writes pause no longer than the budget.",
 );
+
+pub const CHECKER: Checker = Checker {
+    family: Family::Migrations,
+    invariants: &[
+        &ONE_ACTIVE_MIGRATION_PER_SHARD,
+        &CUTOVER_CAUGHT_UP,
+        &IDENTITY_CHANGE_ABORTS,
+        &PHASE_ORDER,
+        &MIGRATION_CAPS,
+        &WRITE_PAUSE_WITHIN_BUDGET,
+    ],
+    observe,
+    after_step,
+};
+
+fn observe(
+    facts: &mut Facts,
+    moment: Moment,
+    observation: &Observation,
+    state: &dyn ClusterState,
+    checks: &mut Checks,
+) {
+    match observation {
+        Observation::NodeBooted { node, identity } => facts.boots.entry(*node).or_default().push((moment, *identity)),
+        Observation::ShardFenced { migration, .. } => {
+            facts.fenced_at.entry(*migration).or_insert(moment.at);
+        }
+        Observation::TargetVerified { node, migration, identity, shard, .. } => {
+            let durable = match state.durable_disk(ActorId::Node(*node)) {
+                Some(disk) => durable_log(disk, *shard),
+                None => Err(format!("{node} has no disk")),
+            };
+            facts.verified.insert(*migration, Verification { at: moment, identity: *identity, durable });
+        }
+        Observation::ShardSealed { migration, index, digest, .. } => {
+            facts.sealed.insert(*migration, (*index, *digest));
+        }
+        Observation::MigrationStarted { migration, shard, source, target, .. } => {
+            on_started(facts, moment, *migration, *shard, (*source, *target), checks)
+        }
+        Observation::MigrationPhase { migration, from, to, .. } => {
+            checks.push((&PHASE_ORDER, phase_order(facts, *migration, *from, *to)));
+            facts.phases.insert(*migration, *to);
+            if to.is_terminal() {
+                facts.active.remove(migration);
+            }
+        }
+        Observation::RoutingCommitted { migration, shard, owner, .. } => {
+            checks.push((&CUTOVER_CAUGHT_UP, cutover_caught_up(facts, *migration, *shard, *owner, state)));
+            checks.push((&IDENTITY_CHANGE_ABORTS, identity_change_aborts(facts, *migration, moment)));
+            checks.push((&WRITE_PAUSE_WITHIN_BUDGET, write_pause_within_budget(facts, *migration, moment.at)));
+            checks.push((&PHASE_ORDER, committed_in_cut_over(facts, *migration)));
+        }
+        _ => {}
+    }
+}
+
+fn on_started(
+    facts: &mut Facts,
+    moment: Moment,
+    migration: MigrationId,
+    shard: ShardId,
+    (source, target): (PeerIdentity, PeerIdentity),
+    checks: &mut Checks,
+) {
+    let one_active = one_active_migration_per_shard(facts, shard, migration);
+    let (ActorId::Node(source_node), ActorId::Node(target_node)) = (source.actor, target.actor) else {
+        checks.push((&ONE_ACTIVE_MIGRATION_PER_SHARD, Err(format!("{migration} between non-nodes"))));
+        return;
+    };
+    let tracked =
+        TrackedMigration { shard, source: source_node, target: target_node, target_identity: target, started: moment };
+    facts.active.insert(migration, tracked);
+    facts.phases.insert(migration, Phase::BaseCopy);
+    checks.push((&ONE_ACTIVE_MIGRATION_PER_SHARD, one_active));
+    checks.push((&MIGRATION_CAPS, migration_caps(facts)));
+}
+
+fn after_step(_facts: &mut Facts, node: NodeId, state: &dyn ClusterState, checks: &mut Checks) {
+    checks.push((&ONE_ACTIVE_MIGRATION_PER_SHARD, one_source_per_shard(node, state)));
+}
 
 /// A new migration of `shard` while the oracle still sees another one active, across
 /// coordinator restarts (the oracle's history does not restart).

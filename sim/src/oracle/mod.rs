@@ -6,6 +6,7 @@ mod balance;
 mod control;
 pub mod coverage;
 mod entities;
+mod epochs;
 mod evidence;
 mod facts;
 mod liveness;
@@ -20,18 +21,18 @@ mod tests;
 pub use evidence::Evidence;
 pub use facts::{Facts, TrackedMigration};
 pub use liveness::LIVENESS_MOVES_PER_SHARD_MAX;
-pub use registry::{Family, Invariant, INVARIANTS};
+pub use registry::{Family, Invariant};
 
 /// Every invariant by its constant, whichever family's module declares it.
 pub mod invariants {
     pub use super::control::{PLANNER_SOUND, REBALANCE_GATES_RESPECTED, TARGETS_ACCEPTING_MEMBERS};
     pub use super::entities::{ENTITY_SINGLE_HOME, ENTITY_STATE_CONTINUOUS};
+    pub use super::epochs::EPOCH_MONOTONIC;
     pub use super::liveness::{CONVERGENCE, NO_THRASHING};
     pub use super::migrations::{
         CUTOVER_CAUGHT_UP, IDENTITY_CHANGE_ABORTS, MIGRATION_CAPS, ONE_ACTIVE_MIGRATION_PER_SHARD, PHASE_ORDER,
         WRITE_PAUSE_WITHIN_BUDGET,
     };
-    pub use super::state::EPOCH_MONOTONIC;
     pub use super::writes::{ACKED_AT_NAMED_EPOCH, NO_LOST_ACKED_WRITE, SINGLE_WRITER};
 }
 pub use state::{durable_log, ClusterState};
@@ -113,7 +114,7 @@ impl Oracle {
     ) -> Result<(), Violation> {
         self.evidence.record(at, actor, observation);
         let shard = evidence::shard_of(observation);
-        let checks: Vec<(&'static Invariant, Check)> = self.facts.observe(at, actor, observation, state);
+        let checks = self.facts.observe(at, actor, observation, state);
         for (invariant, check) in checks {
             if let Err(message) = check {
                 return Err(self.violation(invariant, at, message, shard));
@@ -125,10 +126,7 @@ impl Oracle {
     /// After an actor finished a step: checks that read its state.
     pub fn after_step(&mut self, at: Instant, actor: ActorId, state: &dyn ClusterState) -> Result<(), Violation> {
         let ActorId::Node(node) = actor else { return Ok(()) };
-        for (invariant, check) in [
-            (&state::EPOCH_MONOTONIC, self.facts.check_node_epochs(node, state)),
-            (&migrations::ONE_ACTIVE_MIGRATION_PER_SHARD, migrations::one_source_per_shard(node, state)),
-        ] {
+        for (invariant, check) in self.facts.after_step(node, state) {
             if let Err(message) = check {
                 return Err(self.violation(invariant, at, message, None));
             }

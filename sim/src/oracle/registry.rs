@@ -3,9 +3,12 @@
 //! `shardsim invariants` listing, the README's list (a test compares them) and each
 //! family's checks all read these values; no invariant's name is written anywhere else.
 
-use super::{control, entities, liveness, migrations, state, writes, ViolationClass};
+use super::facts::{Facts, Moment};
+use super::state::ClusterState;
+use super::{control, entities, epochs, liveness, migrations, writes, Check, ViolationClass};
 use serde::Serialize;
 use shardsim_core::canary::Canary;
+use shardsim_core::{NodeId, Observation};
 use std::fmt::Write as _;
 
 /// The checker that owns an invariant: the module with its checks and the part of the
@@ -40,33 +43,43 @@ impl Invariant {
     }
 }
 
-/// Every invariant, safety first, in the order reports and docs list them.
-pub static INVARIANTS: [&Invariant; 17] = [
-    &migrations::ONE_ACTIVE_MIGRATION_PER_SHARD,
-    &writes::SINGLE_WRITER,
-    &writes::NO_LOST_ACKED_WRITE,
-    &state::EPOCH_MONOTONIC,
-    &migrations::CUTOVER_CAUGHT_UP,
-    &migrations::IDENTITY_CHANGE_ABORTS,
-    &migrations::PHASE_ORDER,
-    &migrations::MIGRATION_CAPS,
-    &migrations::WRITE_PAUSE_WITHIN_BUDGET,
-    &control::TARGETS_ACCEPTING_MEMBERS,
-    &control::REBALANCE_GATES_RESPECTED,
-    &writes::ACKED_AT_NAMED_EPOCH,
-    &control::PLANNER_SOUND,
-    &entities::ENTITY_SINGLE_HOME,
-    &entities::ENTITY_STATE_CONTINUOUS,
-    &liveness::CONVERGENCE,
-    &liveness::NO_THRASHING,
+/// The checks one observation or step triggered, each with the invariant it judges.
+pub type Checks = Vec<(&'static Invariant, Check)>;
+
+/// One family's checker: the invariants it owns, and what it does with each observation
+/// (learn what its checks need, then check) and after each node's step. Declared as
+/// `CHECKER` in the family's module.
+pub struct Checker {
+    pub family: Family,
+    pub invariants: &'static [&'static Invariant],
+    pub observe: fn(&mut Facts, Moment, &Observation, &dyn ClusterState, &mut Checks),
+    pub after_step: fn(&mut Facts, NodeId, &dyn ClusterState, &mut Checks),
+}
+
+/// For a checker with nothing to check after a step.
+pub fn no_step_checks(_: &mut Facts, _: NodeId, _: &dyn ClusterState, _: &mut Checks) {}
+
+/// Every checker, in the order they see each observation.
+pub static CHECKERS: [&Checker; 6] = [
+    &migrations::CHECKER,
+    &writes::CHECKER,
+    &epochs::CHECKER,
+    &control::CHECKER,
+    &entities::CHECKER,
+    &liveness::CHECKER,
 ];
 
+/// Every invariant, family by family, in the order reports and docs list them.
+pub fn invariants() -> impl Iterator<Item = &'static Invariant> {
+    CHECKERS.iter().flat_map(|checker| checker.invariants.iter().copied())
+}
+
 pub fn by_name(name: &str) -> Option<&'static Invariant> {
-    INVARIANTS.iter().copied().find(|invariant| invariant.name == name)
+    invariants().find(|invariant| invariant.name == name)
 }
 
 pub fn of_class(class: ViolationClass) -> impl Iterator<Item = &'static Invariant> {
-    INVARIANTS.iter().copied().filter(move |invariant| invariant.class == class)
+    invariants().filter(move |invariant| invariant.class == class)
 }
 
 /// The invariant a canary is planted to break.
@@ -77,7 +90,7 @@ pub fn broken_by(canary: Canary) -> &'static Invariant {
         Canary::UnfenceOnTimeout | Canary::StubAcksWrites => &writes::SINGLE_WRITER,
         Canary::CommitWithoutTargetCheck => &migrations::CUTOVER_CAUGHT_UP,
         Canary::IdentityCheckSkipped => &migrations::IDENTITY_CHANGE_ABORTS,
-        Canary::EpochNotPersisted => &state::EPOCH_MONOTONIC,
+        Canary::EpochNotPersisted => &epochs::EPOCH_MONOTONIC,
         Canary::PhaseShortcut => &migrations::PHASE_ORDER,
         Canary::PauseBudgetIgnored => &migrations::WRITE_PAUSE_WITHIN_BUDGET,
         Canary::CapsIgnored => &migrations::MIGRATION_CAPS,
@@ -95,7 +108,7 @@ pub fn broken_by(canary: Canary) -> &'static Invariant {
 /// The list `shardsim invariants` prints and the README carries, one line each.
 pub fn render_list() -> String {
     let mut text = String::new();
-    for invariant in INVARIANTS {
+    for invariant in invariants() {
         let class = match invariant.class {
             ViolationClass::Safety => "safety",
             ViolationClass::Liveness => "liveness",
@@ -111,9 +124,12 @@ mod tests {
 
     #[test]
     fn names_are_unique_and_found_by_name() {
-        for (position, invariant) in INVARIANTS.iter().enumerate() {
+        let all: Vec<&Invariant> = invariants().collect();
+        for (position, invariant) in all.iter().enumerate() {
             assert_eq!(by_name(invariant.name), Some(*invariant));
-            assert!(INVARIANTS[..position].iter().all(|earlier| earlier.name != invariant.name), "{}", invariant.name);
+            assert!(all[..position].iter().all(|earlier| earlier.name != invariant.name), "{}", invariant.name);
+            let owner = CHECKERS.iter().find(|checker| checker.invariants.contains(invariant)).expect("owned");
+            assert_eq!(owner.family, invariant.family, "{} is owned by its family's checker", invariant.name);
         }
         assert_eq!(by_name("no_such_invariant"), None);
     }
@@ -121,7 +137,7 @@ mod tests {
     #[test]
     fn every_canary_breaks_a_registered_invariant_and_every_safety_one_has_a_canary() {
         for canary in Canary::ALL {
-            assert!(INVARIANTS.contains(&broken_by(canary)), "{canary}");
+            assert!(invariants().any(|invariant| invariant == broken_by(canary)), "{canary}");
         }
         for invariant in of_class(ViolationClass::Safety) {
             assert!(

@@ -1,15 +1,8 @@
 //! What the oracle may read of the cluster besides observations.
 
-use super::registry::{Family, Invariant};
 use shardsim_core::log::{Digest, LogEntry};
 use shardsim_core::storage::{decode_record, DiskImage, StorageKey};
 use shardsim_core::{ActorId, Coordinator, DataNode, LogIndex, NodeId, ShardId};
-
-pub const EPOCH_MONOTONIC: Invariant = Invariant::safety(
-    "epoch_monotonic",
-    Family::Epochs,
-    "No node's epoch of a shard and no routed epoch ever goes back, restarts included.",
-);
 
 /// A driver's view of its actors. `None` for an actor that is down.
 pub trait ClusterState {

@@ -1,13 +1,13 @@
 //! Invariants about client writes: a single writer per shard and epoch, and no acked
 //! write lost, duplicated or reordered.
 
-use super::facts::{AckedWrite, Facts};
-use super::registry::{Family, Invariant};
+use super::facts::{AckedWrite, Facts, Moment};
+use super::registry::{no_step_checks, Checker, Checks, Family, Invariant};
 use super::state::ClusterState;
 use super::Check;
 use shardsim_core::log::ShardLog;
 use shardsim_core::wire::ShardRole;
-use shardsim_core::{Epoch, LogIndex, NodeId, ShardId, WriteId};
+use shardsim_core::{Epoch, Instant, LogIndex, NodeId, Observation, ShardId, WriteId};
 
 pub const SINGLE_WRITER: Invariant = Invariant::safety("single_writer", Family::Writes, "Every ack at epoch e comes from the owner committed at e, one node acks a (shard, epoch), and no one acks at a superseded epoch.");
 pub const NO_LOST_ACKED_WRITE: Invariant = Invariant::safety("no_lost_acked_write", Family::Writes, "No acked write is lost, duplicated or reordered: after a boot, at a new owner and at the end it is in the log once, at the index it was acked with.");
@@ -16,6 +16,52 @@ pub const ACKED_AT_NAMED_EPOCH: Invariant = Invariant::safety(
     Family::Writes,
     "A write is acked only at exactly the epoch the client named.",
 );
+
+pub const CHECKER: Checker = Checker {
+    family: Family::Writes,
+    invariants: &[&SINGLE_WRITER, &NO_LOST_ACKED_WRITE, &ACKED_AT_NAMED_EPOCH],
+    observe,
+    after_step: no_step_checks,
+};
+
+fn observe(
+    facts: &mut Facts,
+    moment: Moment,
+    observation: &Observation,
+    state: &dyn ClusterState,
+    checks: &mut Checks,
+) {
+    match observation {
+        Observation::NodeBooted { node, .. } => {
+            checks.push((&NO_LOST_ACKED_WRITE, node_holds_its_acked_writes(facts, *node, state)));
+            facts.acks_since_boot.remove(node);
+        }
+        Observation::WriteAcked { .. } => on_write_acked(facts, moment.at, observation, checks),
+        Observation::OwnershipTaken { node, shard, epoch, .. } => {
+            checks.push((&NO_LOST_ACKED_WRITE, new_owner_holds_acked_writes(facts, *node, *shard, *epoch, state)))
+        }
+        _ => {}
+    }
+}
+
+fn on_write_acked(facts: &mut Facts, at: Instant, observation: &Observation, checks: &mut Checks) {
+    let Observation::WriteAcked { node, shard, epoch, named_epoch, write_id, index, entity } = *observation else {
+        unreachable!("called for write acks only")
+    };
+    checks.push((&SINGLE_WRITER, single_writer(facts, node, shard, epoch)));
+    checks.push((&ACKED_AT_NAMED_EPOCH, acked_at_named_epoch(node, shard, write_id, epoch, named_epoch)));
+    checks.push((&NO_LOST_ACKED_WRITE, ack_consistent(facts, shard, write_id, index)));
+    facts.first_acker.entry((shard, epoch)).or_insert(node);
+    facts.acks_since_boot.entry(node).or_default().push((shard, write_id));
+    let acked = AckedWrite { index, epoch, node };
+    if facts.acked.entry(shard).or_default().insert(write_id, acked).is_none() {
+        facts.counters.writes_acked += 1;
+        let entity_acks = facts.entity_acks.entry((shard, entity)).or_default();
+        entity_acks.writes += 1;
+        entity_acks.last_index = entity_acks.last_index.max(index);
+    }
+    facts.last_ack_at.insert(shard, at);
+}
 
 /// A write is acked only by the owner at exactly the epoch the client named.
 pub fn acked_at_named_epoch(
