@@ -12,6 +12,7 @@ use crate::input::{Actor, Command, Input, InputError};
 use crate::node::next_incarnation;
 use crate::observation::Observation;
 use crate::storage::StorageKey;
+use crate::timer::Timer;
 use crate::wire::{decode, Message, Rejection};
 use bytes::Bytes;
 use std::collections::BTreeMap;
@@ -81,7 +82,7 @@ impl Client {
         self.pending.clear();
         self.route_queried_at.clear();
         self.next_sequence = 0;
-        out.set_timer(now.plus_ms(self.config.client_tick_ms));
+        out.set_timer(Timer::Retry, now.plus_ms(self.config.client_tick_ms));
         Ok(())
     }
 
@@ -226,13 +227,14 @@ impl Client {
         }
     }
 
-    fn on_tick(&mut self, now: Instant, out: &mut Outbox) {
+    /// [`Timer::Retry`]: every write whose answer is overdue is tried again.
+    fn on_retry_timer(&mut self, now: Instant, out: &mut Outbox) {
         let due: Vec<WriteId> =
             self.pending.iter().filter(|(_, pending)| pending.next_attempt_at <= now).map(|(id, _)| *id).collect();
         for write_id in due {
             self.attempt(now, write_id, out);
         }
-        out.set_timer(now.plus_ms(self.config.client_tick_ms));
+        out.set_timer(Timer::Retry, now.plus_ms(self.config.client_tick_ms));
     }
 }
 
@@ -253,10 +255,11 @@ impl Actor for Client {
         match input {
             Input::Boot { .. } => unreachable!("handled above"),
             Input::Datagram { bytes, .. } => self.on_datagram(now, bytes, out, entropy),
-            Input::Tick => {
-                self.on_tick(now, out);
+            Input::Timeout(Timer::Retry) => {
+                self.on_retry_timer(now, out);
                 Ok(())
             }
+            Input::Timeout(timer) => Err(InputError::Refused(format!("a client has no {timer} timer"))),
             Input::Command(command) => self.on_command(now, command, out),
         }
     }

@@ -8,6 +8,7 @@
 use crate::ids::{Address, Incarnation, Instant, PeerIdentity};
 use crate::observation::Observation;
 use crate::storage::StorageOp;
+use crate::timer::{Timer, TimerTable};
 use crate::wire::{encode, Envelope, Message, PROTOCOL_VERSION};
 use bytes::Bytes;
 
@@ -23,7 +24,7 @@ pub enum Effect {
 /// 2. carry out `immediate`: it never depended on the persists;
 /// 3. if `must_sync`, sync the disk, and only then carry out `after_sync` (with
 ///    `must_sync` false, `after_sync` is empty);
-/// 4. keep `timer` as the actor's only deadline, if set.
+/// 4. set each deadline in `timers` (replacing the actor's earlier one of that name).
 ///
 /// A crash between 1 and 3 loses the page cache and `after_sync` with it.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -32,8 +33,9 @@ pub struct Ready {
     pub must_sync: bool,
     pub immediate: Vec<Effect>,
     pub after_sync: Vec<Effect>,
-    /// Call [`Input::Tick`](crate::Input::Tick) at this time; replaces any earlier one.
-    pub timer: Option<Instant>,
+    /// Deadlines asked for: fire [`Input::Timeout`](crate::Input::Timeout) with the
+    /// timer's name at its time.
+    pub timers: TimerTable,
 }
 
 impl Ready {
@@ -43,20 +45,20 @@ impl Ready {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.persists.is_empty() && self.immediate.is_empty() && self.after_sync.is_empty() && self.timer.is_none()
+        self.persists.is_empty() && self.immediate.is_empty() && self.after_sync.is_empty() && self.timers.is_empty()
     }
 
     /// Adds what a later step asked for, keeping its waits: once anything must sync,
     /// everything after it waits too.
     pub fn extend(&mut self, later: Ready) {
-        let Ready { persists, must_sync, immediate, after_sync, timer } = later;
+        let Ready { persists, must_sync, immediate, after_sync, timers } = later;
         self.persists.extend(persists);
         let waits = if self.must_sync { &mut self.after_sync } else { &mut self.immediate };
         waits.extend(immediate);
         self.must_sync |= must_sync;
         self.after_sync.extend(after_sync);
-        if timer.is_some() {
-            self.timer = timer;
+        for (at, timer) in timers.iter() {
+            self.timers.set(timer, at);
         }
     }
 }
@@ -103,8 +105,9 @@ impl Outbox {
         self.effect(Effect::Observe(observation));
     }
 
-    pub fn set_timer(&mut self, at: Instant) {
-        self.ready.timer = Some(at);
+    /// Asks for `timer` to fire at `at`, replacing its earlier deadline.
+    pub fn set_timer(&mut self, timer: Timer, at: Instant) {
+        self.ready.timers.set(timer, at);
     }
 
     /// Queues everything `other` holds after what this one holds, keeping its waits.
@@ -162,10 +165,10 @@ mod tests {
         first.persist(put());
         let mut second = Outbox::new();
         second.observe(note(1));
-        second.set_timer(Instant(5));
+        second.set_timer(Timer::Retry, Instant(5));
         first.append(second);
         let ready = first.take();
         assert_eq!(ready.after_sync, vec![Effect::Observe(note(1))], "it came after a durable persist");
-        assert_eq!(ready.timer, Some(Instant(5)));
+        assert_eq!(ready.timers.get(Timer::Retry), Some(Instant(5)));
     }
 }

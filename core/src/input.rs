@@ -4,6 +4,7 @@ use crate::effects::Outbox;
 use crate::entropy::Entropy;
 use crate::ids::{Address, EntityKey, Instant, NodeId, PeerIdentity, ShardId};
 use crate::storage::{CorruptRecord, DiskImage};
+use crate::timer::Timer;
 use crate::wire::DecodeError;
 use bytes::Bytes;
 use std::fmt;
@@ -20,8 +21,8 @@ pub enum Input<'a> {
         from: Address,
         bytes: &'a [u8],
     },
-    /// The timer the actor last asked for fired (or fired spuriously: harmless).
-    Tick,
+    /// The named deadline the actor asked for has come (or fired spuriously: harmless).
+    Timeout(Timer),
     Command(&'a Command),
 }
 
@@ -86,9 +87,10 @@ impl From<CorruptRecord> for InputError {
 /// The one entry point every actor (coordinator, data node, client) offers its driver.
 ///
 /// Driver contract: call `handle` with `Input::Boot` first after every (re)boot, then with
-/// datagrams, ticks and commands in any order, always with a non-decreasing `now`. After
-/// each call carry out the outputs in the [`Outbox`] in order: a durable persist must be
-/// on disk before any later output. Keep only the latest `SetTimer`.
+/// datagrams, timeouts and commands in any order, always with a non-decreasing `now`. After
+/// each call take the outbox's [`Ready`](crate::Ready) and carry it out as it says:
+/// what waits for the sync only after the sync. Keep one deadline per timer name, the
+/// latest.
 pub trait Actor {
     fn handle(
         &mut self,

@@ -26,6 +26,7 @@ pub mod planner;
 pub mod rebalancer;
 pub mod routing;
 pub mod storage;
+pub mod timer;
 pub mod tracker;
 pub mod wire;
 
@@ -38,3 +39,4 @@ pub use ids::*;
 pub use input::{Actor, Command, Input, InputError};
 pub use node::DataNode;
 pub use observation::Observation;
+pub use timer::{Timer, TimerTable};

@@ -29,7 +29,7 @@ struct Loop {
     now: Instant,
     actors: BTreeMap<Address, Any>,
     disks: BTreeMap<Address, DiskImage>,
-    timers: BTreeMap<Address, Instant>,
+    timers: BTreeMap<Address, TimerTable>,
     in_flight: VecDeque<(Address, Address, Bytes)>,
     observations: Vec<Observation>,
     entropy: SplitMix64,
@@ -75,8 +75,9 @@ impl Loop {
                 Effect::Observe(observation) => self.observations.push(observation),
             }
         }
-        if let Some(at) = ready.timer {
-            self.timers.insert(address, at);
+        let table = self.timers.entry(address).or_default();
+        for (at, timer) in ready.timers.iter() {
+            table.set(timer, at);
         }
         result
     }
@@ -95,10 +96,17 @@ impl Loop {
                     });
                 }
             }
-            let due: Vec<Address> = self.timers.iter().filter(|(_, at)| **at <= self.now).map(|(a, _)| *a).collect();
-            for address in due {
-                self.timers.remove(&address);
-                self.step(address, |actor, now, entropy, out| actor.handle(now, Input::Tick, entropy, out)).unwrap();
+            let due: Vec<(Address, Timer)> = self
+                .timers
+                .iter()
+                .flat_map(|(address, table)| table.iter().map(move |(at, timer)| (at, *address, timer)))
+                .filter(|(at, _, _)| *at <= self.now)
+                .map(|(_, address, timer)| (address, timer))
+                .collect();
+            for (address, timer) in due {
+                self.timers.entry(address).or_default().stop(timer);
+                let input = Input::Timeout(timer);
+                self.step(address, |actor, now, entropy, out| actor.handle(now, input, entropy, out)).unwrap();
             }
             if self.in_flight.is_empty() {
                 each_ms(self);

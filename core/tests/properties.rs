@@ -440,8 +440,14 @@ proptest! {
             let mut out = Outbox::new();
             let actors: [&mut dyn Actor; 3] = [&mut node, &mut coordinator, &mut client];
             for actor in actors {
-                let input = if bytes.is_empty() { Input::Tick } else { Input::Datagram { from, bytes } };
-                let _ = actor.handle(now, input, &mut entropy, &mut out);
+                // An empty input fires every timer: each actor refuses the names it lacks.
+                let inputs = match bytes.is_empty() {
+                    true => Timer::ALL.map(Input::Timeout).to_vec(),
+                    false => vec![Input::Datagram { from, bytes }],
+                };
+                for input in inputs.iter().copied() {
+                    let _ = actor.handle(now, input, &mut entropy, &mut out);
+                }
             }
         }
     }

@@ -22,6 +22,7 @@ use crate::observation::Observation;
 use crate::planner::Planner;
 use crate::rebalancer::Rebalancer;
 use crate::routing::RoutingTable;
+use crate::timer::Timer;
 use crate::tracker::MigrationTracker;
 use crate::wire::{decode, Fate, Message};
 use serde::{Deserialize, Serialize};
@@ -221,10 +222,15 @@ impl Actor for Coordinator {
         let result = match input {
             Input::Boot { .. } => unreachable!("handled above"),
             Input::Datagram { from, bytes } => self.on_datagram(now, from, bytes, out),
-            Input::Tick => {
-                self.on_tick(now, out);
+            Input::Timeout(Timer::Watchdog) => {
+                self.on_watchdog(now, out);
                 Ok(())
             }
+            Input::Timeout(Timer::Placement) => {
+                self.on_placement(now, out);
+                Ok(())
+            }
+            Input::Timeout(timer) => Err(InputError::Refused(format!("the coordinator has no {timer} timer"))),
             Input::Command(command) => self.on_command(now, command, out),
         };
         self.check_invariants();

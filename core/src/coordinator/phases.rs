@@ -10,19 +10,19 @@ use crate::log::Digest;
 use crate::observation::Observation;
 use crate::phase::{AbortReason, Phase};
 use crate::routing::Route;
+use crate::timer::Timer;
 use crate::wire::{Message, SourceProgress};
 
 impl Coordinator {
-    pub(super) fn on_tick(&mut self, now: Instant, out: &mut Outbox) {
+    /// [`Timer::Watchdog`]: members gone silent become suspect or down (and kick the
+    /// rebalancer); migrations past their deadlines abort, quiet ones get a resend.
+    pub(super) fn on_watchdog(&mut self, now: Instant, out: &mut Outbox) {
         for node in self.members.on_tick(now, &self.config) {
             self.observe_member(node, out);
             self.rebalancer.kick();
         }
         self.check_migrations(now, out);
-        self.allocate_unassigned(out);
-        self.finish_decommissions(now, out);
-        self.maybe_rebalance(now, out);
-        out.set_timer(now.plus_ms(self.config.coordinator_tick_ms));
+        out.set_timer(Timer::Watchdog, now.plus_ms(self.config.coordinator_tick_ms));
     }
 
     /// The one active migration `sender` may speak for as source or target, or a typed

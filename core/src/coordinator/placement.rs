@@ -12,9 +12,18 @@ use crate::planner::{self, allocate_least_shard, Move, PlanSource};
 use crate::rebalancer::{GateInputs, RebalancerTiming, TickDecision};
 use crate::routing::Route;
 use crate::storage::{put, StorageKey};
+use crate::timer::Timer;
 use crate::wire::Message;
 
 impl Coordinator {
+    /// [`Timer::Placement`]: allocate, finish decommissions, rebalance when the gates allow.
+    pub(super) fn on_placement(&mut self, now: Instant, out: &mut Outbox) {
+        self.allocate_unassigned(out);
+        self.finish_decommissions(now, out);
+        self.maybe_rebalance(now, out);
+        out.set_timer(Timer::Placement, now.plus_ms(self.config.coordinator_tick_ms));
+    }
+
     /// The planners' input, from membership, routing, reported loads and the tracker.
     pub fn cluster_view(&self) -> ClusterView {
         let nodes: Vec<NodeView> = self

@@ -10,6 +10,7 @@ use crate::phase::{AbortReason, Phase};
 use crate::rebalancer::Rebalancer;
 use crate::routing::{Route, RoutingTable};
 use crate::storage::{decode_record, put, CorruptRecord, DiskImage, StorageKey};
+use crate::timer::Timer;
 use crate::tracker::{MigrationRecord, MigrationTracker};
 use std::collections::BTreeMap;
 
@@ -68,7 +69,8 @@ impl Coordinator {
         for id in in_flight {
             self.settle_after_restart(now, id, out);
         }
-        out.set_timer(now.plus_ms(self.config.coordinator_tick_ms));
+        out.set_timer(Timer::Watchdog, now.plus_ms(self.config.coordinator_tick_ms));
+        out.set_timer(Timer::Placement, now.plus_ms(self.config.coordinator_tick_ms));
         Ok(())
     }
 

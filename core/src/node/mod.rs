@@ -26,6 +26,7 @@ use crate::entropy::Entropy;
 use crate::ids::{ActorId, Address, Instant, NodeId, PeerIdentity, ShardId};
 use crate::input::{Actor, Input, InputError};
 use crate::storage::{put, StorageKey};
+use crate::timer::Timer;
 use crate::wire::{decode, Message, ShardRole};
 use std::collections::BTreeMap;
 
@@ -138,13 +139,19 @@ impl DataNode {
         }
     }
 
-    fn on_tick(&mut self, now: Instant, out: &mut Outbox) {
+    /// [`Timer::Heartbeat`]: report to the coordinator once the interval has passed.
+    fn on_heartbeat_timer(&mut self, now: Instant, out: &mut Outbox) {
         if self.last_heartbeat_at.is_none_or(|at| now.ms_since(at) >= self.config.heartbeat_interval_ms) {
             self.send_heartbeat(now, out);
         }
+        out.set_timer(Timer::Heartbeat, now.plus_ms(self.config.node_tick_ms));
+    }
+
+    /// [`Timer::Streams`]: drive the source streams and ask for fenced shards' fates.
+    fn on_streams_timer(&mut self, now: Instant, out: &mut Outbox) {
         self.tick_sources(now, out);
         self.query_fates(now, out);
-        out.set_timer(now.plus_ms(self.config.node_tick_ms));
+        out.set_timer(Timer::Streams, now.plus_ms(self.config.node_tick_ms));
     }
 
     /// Local rules; a failure is a bug in the data node.
@@ -194,10 +201,15 @@ impl Actor for DataNode {
         let result = match input {
             Input::Boot { .. } => unreachable!("handled above"),
             Input::Datagram { from, bytes } => self.on_datagram(now, from, bytes, out),
-            Input::Tick => {
-                self.on_tick(now, out);
+            Input::Timeout(Timer::Heartbeat) => {
+                self.on_heartbeat_timer(now, out);
                 Ok(())
             }
+            Input::Timeout(Timer::Streams) => {
+                self.on_streams_timer(now, out);
+                Ok(())
+            }
+            Input::Timeout(timer) => Err(InputError::Refused(format!("a data node has no {timer} timer"))),
             Input::Command(command) => Err(InputError::Refused(format!("a data node does not take {command:?}"))),
         };
         self.check_invariants();

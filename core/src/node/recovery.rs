@@ -7,6 +7,7 @@ use crate::input::InputError;
 use crate::log::LogEntry;
 use crate::observation::Observation;
 use crate::storage::{decode_record, put, CorruptRecord, DiskImage, StorageKey};
+use crate::timer::Timer;
 use crate::wire::ShardRole;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -72,7 +73,8 @@ impl DataNode {
         tracing::info!(identity = %self.me(), shards = self.shards.len(), "data node booted");
         out.observe(Observation::NodeBooted { node: self.node, identity: self.me() });
         self.send_heartbeat(now, out);
-        out.set_timer(now.plus_ms(self.config.node_tick_ms));
+        out.set_timer(Timer::Heartbeat, now.plus_ms(self.config.node_tick_ms));
+        out.set_timer(Timer::Streams, now.plus_ms(self.config.node_tick_ms));
         Ok(())
     }
 }

@@ -10,13 +10,21 @@ pub struct Probe<A: Actor> {
     pub address: Address,
     pub disk: DiskImage,
     pub now: Instant,
+    /// The deadlines the actor asked for, as a driver keeps them.
+    pub timers: TimerTable,
     entropy: SplitMix64,
 }
 
 impl<A: Actor> Probe<A> {
     pub fn boot(actor: A, address: Address) -> (Probe<A>, Ready) {
-        let mut probe =
-            Probe { actor, address, disk: DiskImage::new(), now: Instant::ZERO, entropy: SplitMix64::new(9) };
+        let mut probe = Probe {
+            actor,
+            address,
+            disk: DiskImage::new(),
+            now: Instant::ZERO,
+            timers: TimerTable::default(),
+            entropy: SplitMix64::new(9),
+        };
         let outputs = probe.reboot();
         (probe, outputs)
     }
@@ -33,6 +41,9 @@ impl<A: Actor> Probe<A> {
         let ready = out.take();
         for op in &ready.persists {
             apply(&mut self.disk, op);
+        }
+        for (at, timer) in ready.timers.iter() {
+            self.timers.set(timer, at);
         }
         result.map(|()| ready)
     }
@@ -51,9 +62,17 @@ impl<A: Actor> Probe<A> {
         self.input(Input::Datagram { from: from.address, bytes: &bytes })
     }
 
+    /// Moves time to `at_ms` and fires every timer the actor holds, due or not (a
+    /// spurious timeout is harmless), in deadline order.
     pub fn tick_at(&mut self, at_ms: u64) -> Ready {
         self.now = Instant(at_ms);
-        self.input(Input::Tick).expect("tick")
+        let mut fired: Vec<(Instant, Timer)> = self.timers.iter().collect();
+        fired.sort();
+        let mut ready = Ready::default();
+        for (_, timer) in fired {
+            ready.extend(self.input(Input::Timeout(timer)).expect("a timer it asked for"));
+        }
+        ready
     }
 
     pub fn command(&mut self, command: Command) -> Result<Ready, InputError> {

@@ -48,10 +48,10 @@ pub async fn run_actor(world: SharedWorld, actor: ActorId) {
             if shared.world.violation().is_some() {
                 return;
             }
-            (shared.now(), shared.world.timer(actor))
+            (shared.now(), shared.world.next_timer(actor))
         };
-        if timer.is_some_and(|at| at <= now) {
-            let applied = world.lock().apply(Event::FireTimer { actor });
+        if let Some((_, timer)) = timer.filter(|(at, _)| *at <= now) {
+            let applied = world.lock().apply(Event::FireTimer { actor, timer });
             carry(&world, &endpoint, applied).await;
         }
         if let Some(client) = client.filter(|_| next_write_at <= now) {
@@ -65,7 +65,7 @@ pub async fn run_actor(world: SharedWorld, actor: ActorId) {
         }
         let (now, timer) = {
             let shared = world.lock();
-            (shared.now(), shared.world.timer(actor))
+            (shared.now(), shared.world.next_timer(actor).map(|(at, _)| at))
         };
         let mut wake = timer.unwrap_or(now.plus_ms(IDLE_WAKE_MS));
         if client.is_some() {

@@ -192,7 +192,7 @@ fn branches(lab: &Lab, options: &ExhaustiveOptions, crashes_left: u8) -> Vec<Cho
         choices.extend((0..messages).map(Choice::Drop));
     }
     if options.timers {
-        choices.extend((0..lab.timers().len() as u16).map(Choice::FireTimer));
+        choices.extend((0..lab.timer_order().len() as u16).map(Choice::FireTimer));
     }
     let servers = 1 + lab.actors().nodes.len() as u16;
     for index in 0..servers {

@@ -17,8 +17,8 @@ use crate::faults::{Fault, Target};
 use crate::oracle::{Oracle, Violation};
 use crate::workload::Workload;
 use crate::world::{Event, InFlight, MessageId, Pool, World, WorldConfig};
-use shardsim_core::{ActorId, ClientId, Instant, NodeId};
-use std::collections::BTreeMap;
+use shardsim_core::{ActorId, ClientId, Instant, NodeId, Timer};
+
 use std::fmt::Write as _;
 
 const CLIENT: ClientId = ClientId(1);
@@ -91,10 +91,6 @@ impl Lab {
         self.world.in_flight()
     }
 
-    pub fn timers(&self) -> &BTreeMap<ActorId, Instant> {
-        self.world.timers()
-    }
-
     /// [coordinator, n1, n2, ...]: what Crash, Restart and Partition index.
     fn servers(&self) -> Vec<ActorId> {
         std::iter::once(ActorId::Coordinator)
@@ -102,11 +98,9 @@ impl Lab {
             .collect()
     }
 
-    /// Pending timers in the order FireTimer indexes them: by deadline, then actor.
-    pub fn timer_order(&self) -> Vec<(Instant, ActorId)> {
-        let mut order: Vec<(Instant, ActorId)> = self.world.timers().iter().map(|(actor, at)| (*at, *actor)).collect();
-        order.sort();
-        order
+    /// Pending timers in the order FireTimer indexes them: by deadline, actor, name.
+    pub fn timer_order(&self) -> Vec<(Instant, ActorId, Timer)> {
+        self.world.timer_order()
     }
 
     /// Applies one event now, then what it set going: syncs at once, boots at once.
@@ -154,10 +148,10 @@ impl Lab {
                 // Any timer already due may fire first; otherwise time moves to the
                 // earliest deadline. Time never skips a deadline: a pause is a crash's job.
                 let order = self.timer_order();
-                let due = order.iter().filter(|(at, _)| *at <= self.world.now()).count().max(1);
-                let (at, actor) = order[pick(index, due.min(order.len()))?];
+                let due = order.iter().filter(|(at, _, _)| *at <= self.world.now()).count().max(1);
+                let (at, actor, timer) = order[pick(index, due.min(order.len()))?];
                 self.world.advance_to(at);
-                Event::FireTimer { actor }
+                Event::FireTimer { actor, timer }
             }
             Choice::AdvanceTime(ms) => {
                 self.world.advance_to(self.world.now().plus_ms(u64::from(ms).min(ADVANCE_MS_MAX)));
@@ -230,8 +224,8 @@ impl Lab {
         let mut messages: Vec<&InFlight> = self.world.in_flight().iter().map(|(_, message)| message).collect();
         messages.sort_by(|a, b| (a.to, a.from, &a.bytes[..]).cmp(&(b.to, b.from, &b.bytes[..])));
         let _ = write!(text, "{messages:?}");
-        for (actor, at) in self.world.timers() {
-            let _ = write!(text, "{actor}{}", at.as_ms().saturating_sub(self.world.now().as_ms()));
+        for (at, actor, timer) in self.world.timer_order() {
+            let _ = write!(text, "{actor}{timer}{}", at.as_ms().saturating_sub(self.world.now().as_ms()));
         }
         fnv(text.as_bytes())
     }

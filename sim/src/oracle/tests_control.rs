@@ -29,7 +29,9 @@ fn coordinator(config: ProtocolConfig, cpu_permille: &[u32], draining: &[u32]) -
             let input = Input::Datagram { from: address(node), bytes: &bytes };
             coordinator.handle(Instant(at_ms), input, &mut entropy, &mut out).unwrap();
         }
-        coordinator.handle(Instant(at_ms), Input::Tick, &mut entropy, &mut out).unwrap();
+        for timer in [Timer::Watchdog, Timer::Placement] {
+            coordinator.handle(Instant(at_ms), Input::Timeout(timer), &mut entropy, &mut out).unwrap();
+        }
     }
     for node in draining {
         let command = Command::Decommission { node: NodeId(*node) };

@@ -3,7 +3,7 @@
 use crate::faults::Fault;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use shardsim_core::{ActorId, Address, ClientId, EntityKey, ShardId};
+use shardsim_core::{ActorId, Address, ClientId, EntityKey, ShardId, Timer};
 use std::fmt;
 
 /// A message the world carries, numbered in the order it was sent (copies get their own).
@@ -33,8 +33,8 @@ pub enum Event {
     Duplicate { message: MessageId },
     /// An actor's disk finishes its fsync: what waited for it goes out.
     Sync { actor: ActorId },
-    /// The deadline an actor asked for has come.
-    FireTimer { actor: ActorId },
+    /// A deadline an actor asked for has come: the one with this name.
+    FireTimer { actor: ActorId, timer: Timer },
     /// The workload asks a client to write.
     ClientWrite { client: ClientId, shard: ShardId, entity: EntityKey, payload: u64 },
     /// Bytes from outside the cluster (a fuzzer, a forged peer) reach an actor.
@@ -53,7 +53,7 @@ impl Event {
     /// The one actor this event steps, if it steps one.
     pub fn actor(&self) -> Option<ActorId> {
         match self {
-            Event::Boot { actor } | Event::Sync { actor } | Event::FireTimer { actor } => Some(*actor),
+            Event::Boot { actor } | Event::Sync { actor } | Event::FireTimer { actor, .. } => Some(*actor),
             Event::ClientWrite { client, .. } => Some(ActorId::Client(*client)),
             Event::Datagram { to, .. } => Some(*to),
             _ => None,

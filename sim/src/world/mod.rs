@@ -24,7 +24,9 @@ use crate::report::Summary;
 use crate::trace::Trace;
 use crate::workload::Workload;
 use shardsim_core::planner::Planner;
-use shardsim_core::{ActorId, ClientId, Command, Entropy, Instant, NodeId, ProtocolConfig, SplitMix64};
+use shardsim_core::{
+    ActorId, ClientId, Command, Entropy, Instant, NodeId, ProtocolConfig, SplitMix64, Timer, TimerTable,
+};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -92,7 +94,7 @@ pub struct World {
     in_flight: Pool,
     in_flight_max: Option<usize>,
     held: BTreeMap<ActorId, Held>,
-    timers: BTreeMap<ActorId, Instant>,
+    timers: BTreeMap<ActorId, TimerTable>,
     active: BTreeMap<FaultId, ActiveFault>,
     next_fault: u64,
     blocked: BTreeSet<(ActorId, ActorId)>,
@@ -160,9 +162,11 @@ impl World {
             Event::Drop { message } => self.drop_message(message),
             Event::Duplicate { message } => self.duplicate(message, &mut applied),
             Event::Sync { actor } => self.sync(actor, &mut applied),
-            Event::FireTimer { actor } => {
-                self.timers.remove(&actor);
-                self.step(actor, shardsim_core::Input::Tick, &mut applied);
+            Event::FireTimer { actor, timer } => {
+                if let Some(table) = self.timers.get_mut(&actor) {
+                    table.stop(timer);
+                }
+                self.step(actor, shardsim_core::Input::Timeout(timer), &mut applied);
             }
             Event::ClientWrite { client, shard, entity, payload } => {
                 let payload = bytes::Bytes::copy_from_slice(&payload.to_le_bytes());
@@ -220,12 +224,21 @@ impl World {
         self.violation.take()
     }
 
-    pub fn timer(&self, actor: ActorId) -> Option<Instant> {
-        self.timers.get(&actor).copied()
+    /// The actor's earliest deadline and its timer's name.
+    pub fn next_timer(&self, actor: ActorId) -> Option<(Instant, Timer)> {
+        self.timers.get(&actor).and_then(TimerTable::next)
     }
 
-    pub fn timers(&self) -> &BTreeMap<ActorId, Instant> {
-        &self.timers
+    /// Every deadline of every actor, in the order they fire: by time, then actor, then
+    /// timer name.
+    pub fn timer_order(&self) -> Vec<(Instant, ActorId, Timer)> {
+        let mut order: Vec<(Instant, ActorId, Timer)> = self
+            .timers
+            .iter()
+            .flat_map(|(actor, table)| table.iter().map(move |(at, timer)| (at, *actor, timer)))
+            .collect();
+        order.sort();
+        order
     }
 
     pub fn in_flight(&self) -> &Pool {

@@ -47,13 +47,16 @@ impl World {
             self.stats.inputs_rejected += 1;
             tracing::debug!(%actor, %error, "input rejected");
         }
-        let Ready { persists, must_sync, immediate, after_sync, timer } = ready;
+        let Ready { persists, must_sync, immediate, after_sync, timers } = ready;
         let disk = self.actors.disk_mut(actor);
         for op in persists {
             disk.write(op);
         }
-        if let Some(at) = timer {
-            self.timers.insert(actor, at);
+        if !timers.is_empty() {
+            let table = self.timers.entry(actor).or_default();
+            for (at, timer) in timers.iter() {
+                table.set(timer, at);
+            }
         }
         let now = self.now;
         self.carry_out(actor, now, immediate, applied);
