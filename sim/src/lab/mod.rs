@@ -16,7 +16,7 @@ use crate::actors::Actors;
 use crate::faults::{Fault, Target};
 use crate::oracle::{Oracle, Violation};
 use crate::workload::Workload;
-use crate::world::{Event, InFlight, MessageId, Pool, World, WorldConfig};
+use crate::world::{apply_settled, Event, InFlight, MessageId, Pool, World, WorldConfig};
 use shardsim_core::{ActorId, ClientId, Instant, NodeId, Timer};
 
 use std::fmt::Write as _;
@@ -105,17 +105,7 @@ impl Lab {
 
     /// Applies one event now, then what it set going: syncs at once, boots at once.
     pub fn event(&mut self, event: Event) -> Result<(), Violation> {
-        let now = self.world.now();
-        let mut pending = vec![event];
-        while let Some(event) = pending.pop() {
-            let applied = self.world.apply(now, event);
-            pending.extend(applied.started.iter().map(|actor| Event::Boot { actor: *actor }));
-            pending.extend(applied.sync.map(|actor| Event::Sync { actor }));
-        }
-        match self.world.violation() {
-            Some(violation) => Err(violation.clone()),
-            None => Ok(()),
-        }
+        apply_settled(&mut self.world, event)
     }
 
     fn message_at(&self, index: u16) -> Option<MessageId> {

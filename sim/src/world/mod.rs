@@ -7,6 +7,7 @@
 
 mod event;
 mod faults;
+mod in_order;
 mod network;
 mod pool;
 mod schedule;
@@ -14,6 +15,7 @@ mod step;
 
 pub use event::{Event, FaultId, MessageId, Scheduled};
 pub use faults::ActiveFault;
+pub use in_order::{apply_settled, run_in_order};
 pub use network::{InFlight, NetworkKnobs};
 pub use pool::Pool;
 pub use schedule::{Schedule, ScheduleError, ScheduleHeader, SCHEDULE_FORMAT};

@@ -45,6 +45,11 @@ impl Pool {
         Some(message)
     }
 
+    /// The oldest message in flight.
+    pub fn oldest(&self) -> Option<MessageId> {
+        self.iter().next().map(|(id, _)| id)
+    }
+
     pub fn len(&self) -> usize {
         self.len
     }
