@@ -11,12 +11,10 @@ use serde_json::Value;
 use shardsim_core::config::knobs::{knob, planner_by_name, planner_name, Knob, KNOBS, PLANNER_KNOB};
 use shardsim_core::config::PlannerKind;
 use shardsim_core::{Entropy, SplitMix64};
-use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
-/// Knob name to value: numbers, and the planner's name.
-pub type Knobs = BTreeMap<String, Value>;
+pub use crate::knob_map::Knobs;
 
 /// A knob of the cluster's shape rather than of the protocol.
 struct ShapeKnob {

@@ -12,7 +12,9 @@ pub mod bench;
 #[cfg(madsim)]
 pub mod cluster;
 pub mod disk;
+pub mod fault_draw;
 pub mod faults;
+pub mod knob_map;
 pub mod knobs;
 pub mod lab;
 pub mod oracle;

@@ -93,7 +93,7 @@ pub struct Report {
     pub canaries: Vec<String>,
     pub plan_file: Option<String>,
     /// Every knob the run used: the cluster's shape and the protocol's configuration.
-    pub knobs: crate::knobs::Knobs,
+    pub knobs: crate::knob_map::Knobs,
     pub verdict: Verdict,
     pub summary: Summary,
     /// FNV-1a over every observation and nemesis action, in order.

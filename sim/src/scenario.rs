@@ -81,11 +81,11 @@ pub struct Scenario {
     /// Fault kinds that may be on. In a swarm, each is drawn on or off per seed.
     pub fault_kinds: Vec<FaultKind>,
     pub swarm: bool,
-    /// Each seed draws the cluster's shape and every protocol knob (see [`crate::knobs`]).
+    /// Each seed draws the cluster's shape and every protocol knob (see the knobs module).
     pub knobs_drawn: bool,
     /// Knobs this scenario fixes over the draw (names as in a knobs file).
     #[serde(default)]
-    pub knobs_pinned: crate::knobs::Knobs,
+    pub knobs_pinned: crate::knob_map::Knobs,
     /// Scales how many faults and how long they last.
     pub intensity: f64,
     pub protocol: ProtocolConfig,

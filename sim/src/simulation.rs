@@ -5,7 +5,8 @@
 //! assert!(report.verdict.is_pass(), "{}", report.render());
 //! ```
 
-use crate::faults::{generate, FaultPlan};
+use crate::fault_draw::generate;
+use crate::faults::FaultPlan;
 use crate::knobs::{self, KnobError, Knobs};
 use crate::report::{Report, Verdict};
 pub use crate::run::{RunOutcome, RunSpec};

@@ -43,14 +43,17 @@ pub async fn run_actor(world: SharedWorld, actor: ActorId) {
     };
     let mut next_write_at = Instant::ZERO;
     loop {
-        let (now, timer) = {
+        let now = {
             let shared = world.lock();
             if shared.world.violation().is_some() {
                 return;
             }
-            (shared.now(), shared.world.next_timer(actor))
+            shared.now()
         };
-        if let Some((_, timer)) = timer.filter(|(at, _)| *at <= now) {
+        // Every deadline due now fires, earliest first, before the actor sleeps again.
+        loop {
+            let due = world.lock().world.next_timer(actor).filter(|(at, _)| *at <= now);
+            let Some((_, timer)) = due else { break };
             let applied = world.lock().apply(Event::FireTimer { actor, timer });
             carry(&world, &endpoint, applied).await;
         }

@@ -1,10 +1,6 @@
 //! Faults as data: a [`FaultPlan`] is a list of timed events, drawn from the seed or read
 //! from a JSON file, that the nemesis carries out.
 
-mod generate;
-
-pub use generate::generate;
-
 use serde::{Deserialize, Serialize};
 use shardsim_core::{NodeId, ShardId};
 use std::fmt;
@@ -219,7 +215,7 @@ pub struct FaultPlan {
     pub events: Vec<FaultEvent>,
     /// The knobs the run used; informative only, like `seed` (replay them with `--knobs`).
     #[serde(default)]
-    pub knobs: crate::knobs::Knobs,
+    pub knobs: crate::knob_map::Knobs,
 }
 
 /// A plan file that cannot be used; the message says why and where.

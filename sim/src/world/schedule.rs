@@ -3,7 +3,7 @@
 //! scheduler can replay it through the world and must get the same trace.
 
 use super::Scheduled;
-use crate::knobs::Knobs;
+use crate::knob_map::Knobs;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::Path;

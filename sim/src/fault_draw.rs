@@ -1,6 +1,6 @@
 //! Drawing a fault plan from a seed: which kinds are on (swarm testing), how hard, when.
 
-use super::{Fault, FaultEvent, FaultKind, FaultPlan, Target};
+use crate::faults::{Fault, FaultEvent, FaultKind, FaultPlan, Target};
 use crate::scenario::Scenario;
 use shardsim_core::{Entropy, NodeId, ShardId, SplitMix64};
 
