@@ -73,8 +73,8 @@ impl DataNode {
         tracing::info!(identity = %self.me(), shards = self.shards.len(), "data node booted");
         out.observe(Observation::NodeBooted { node: self.node, identity: self.me() });
         self.send_heartbeat(now, out);
-        out.set_timer(Timer::Heartbeat, now.plus_ms(self.config.heartbeat_interval_ms));
-        self.streams_timer_set = false;
+        out.set_timer(Timer::Heartbeat, now.plus_ms(self.config.node_tick_ms));
+        out.set_timer(Timer::Streams, now.plus_ms(self.config.node_tick_ms));
         Ok(())
     }
 }

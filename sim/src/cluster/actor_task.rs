@@ -43,17 +43,14 @@ pub async fn run_actor(world: SharedWorld, actor: ActorId) {
     };
     let mut next_write_at = Instant::ZERO;
     loop {
-        let now = {
+        let (now, timer) = {
             let shared = world.lock();
             if shared.world.violation().is_some() {
                 return;
             }
-            shared.now()
+            (shared.now(), shared.world.next_timer(actor))
         };
-        // Every deadline due now fires, earliest first, before the actor sleeps again.
-        loop {
-            let due = world.lock().world.next_timer(actor).filter(|(at, _)| *at <= now);
-            let Some((_, timer)) = due else { break };
+        if let Some((_, timer)) = timer.filter(|(at, _)| *at <= now) {
             let applied = world.lock().apply(Event::FireTimer { actor, timer });
             carry(&world, &endpoint, applied).await;
         }
