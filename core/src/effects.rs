@@ -115,10 +115,6 @@ impl Outbox {
         self.ready.extend(other.ready);
     }
 
-    pub fn ready(&self) -> &Ready {
-        &self.ready
-    }
-
     /// Hands the collected outputs to the driver and starts empty again.
     pub fn take(&mut self) -> Ready {
         std::mem::take(&mut self.ready)

@@ -71,10 +71,6 @@ impl Lab {
         &self.config
     }
 
-    pub fn world(&self) -> &World {
-        &self.world
-    }
-
     pub fn actors(&self) -> &Actors {
         self.world.actors()
     }

@@ -49,18 +49,6 @@ pub enum Event {
     StartLiveness,
 }
 
-impl Event {
-    /// The one actor this event steps, if it steps one.
-    pub fn actor(&self) -> Option<ActorId> {
-        match self {
-            Event::Boot { actor } | Event::Sync { actor } | Event::FireTimer { actor, .. } => Some(*actor),
-            Event::ClientWrite { client, .. } => Some(ActorId::Client(*client)),
-            Event::Datagram { to, .. } => Some(*to),
-            _ => None,
-        }
-    }
-}
-
 /// An event with the simulated time it was applied at: one line of a schedule.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Scheduled {

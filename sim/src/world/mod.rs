@@ -251,10 +251,6 @@ impl World {
         &self.blocked
     }
 
-    pub fn active_faults(&self) -> &BTreeMap<FaultId, ActiveFault> {
-        &self.active
-    }
-
     /// The workload's next write for `client` and how long until the one after: draws a
     /// scheduler makes with its own entropy, so the event carries all it decided.
     pub fn draw_client_write(&mut self, client: ClientId, entropy: &mut dyn Entropy) -> (Event, u64) {
@@ -270,11 +266,6 @@ impl World {
 
     pub fn take_trace_lines(&mut self) -> Option<Vec<String>> {
         self.trace.take_lines()
-    }
-
-    /// The events applied so far, if recording.
-    pub fn recorded(&self) -> Option<&[Scheduled]> {
-        self.recorded.as_deref()
     }
 
     pub fn take_recorded(&mut self) -> Option<Vec<Scheduled>> {
