@@ -60,7 +60,7 @@ impl DataNode {
                 self.set_role(shard, ShardRole::Forwarding { owner, address, epoch, retained: true }, out);
                 let state = self.shards.get_mut(&shard).expect("known");
                 state.clients.clear();
-                (state.writes_per_s, state.reads_per_s) = (0, 0);
+                state.forget_rates();
                 out.observe(Observation::ShardForwarded { node: self.node, shard, owner, epoch });
             }
             ShardRole::Forwarding { epoch: current, retained, .. } if epoch > current && owner != self.node => {

@@ -15,10 +15,7 @@ impl DataNode {
         let mut shards = Vec::with_capacity(self.shards.len());
         for (shard, state) in self.shards.iter_mut() {
             if window_closed {
-                state.writes_per_s = state.writes_in_window * 1000 / window_ms.max(1);
-                state.reads_per_s = state.reads_in_window * 1000 / window_ms.max(1);
-                state.writes_in_window = 0;
-                state.reads_in_window = 0;
+                state.close_load_window(window_ms);
             }
             shards.push(ShardReport { shard: *shard, role: state.role, last_index: state.log.last_index() });
             if matches!(state.role, ShardRole::Owned { .. } | ShardRole::Fenced { .. }) {
@@ -32,7 +29,9 @@ impl DataNode {
                 load.bytes += shard_load.bytes;
                 load.writes_per_s += shard_load.writes_per_s;
                 load.reads_per_s += shard_load.reads_per_s;
-                shard_loads.push(shard_load);
+                if state.rates_measured {
+                    shard_loads.push(shard_load);
+                }
             }
         }
         if window_closed {

@@ -41,6 +41,9 @@ pub struct DataNode {
     window_started_at: Instant,
     last_heartbeat_at: Option<Instant>,
     last_fate_query_at: Option<Instant>,
+    /// Whether the [`Timer::Streams`] deadline is set: only while there is a stream to
+    /// drive or a fenced shard whose fate to ask (most of the time there is neither).
+    streams_timer_set: bool,
 }
 
 impl DataNode {
@@ -54,6 +57,7 @@ impl DataNode {
             window_started_at: Instant::ZERO,
             last_heartbeat_at: None,
             last_fate_query_at: None,
+            streams_timer_set: false,
         }
     }
 
@@ -139,19 +143,32 @@ impl DataNode {
         }
     }
 
-    /// [`Timer::Heartbeat`]: report to the coordinator once the interval has passed.
+    /// [`Timer::Heartbeat`]: report to the coordinator once the interval has passed, and
+    /// ask to be woken when the next one is due.
     fn on_heartbeat_timer(&mut self, now: Instant, out: &mut Outbox) {
         if self.last_heartbeat_at.is_none_or(|at| now.ms_since(at) >= self.config.heartbeat_interval_ms) {
             self.send_heartbeat(now, out);
         }
-        out.set_timer(Timer::Heartbeat, now.plus_ms(self.config.node_tick_ms));
+        let last = self.last_heartbeat_at.unwrap_or(now);
+        out.set_timer(Timer::Heartbeat, last.plus_ms(self.config.heartbeat_interval_ms).max(now.plus_ms(1)));
     }
 
     /// [`Timer::Streams`]: drive the source streams and ask for fenced shards' fates.
     fn on_streams_timer(&mut self, now: Instant, out: &mut Outbox) {
+        self.streams_timer_set = false;
         self.tick_sources(now, out);
         self.query_fates(now, out);
-        out.set_timer(Timer::Streams, now.plus_ms(self.config.node_tick_ms));
+    }
+
+    /// After every input: the streams timer runs while a stream or a fenced shard needs
+    /// it, and stops by itself (it is not set again) once neither does.
+    fn keep_streams_timer(&mut self, now: Instant, out: &mut Outbox) {
+        let needed = !self.sources.is_empty()
+            || self.shards.values().any(|state| matches!(state.role, ShardRole::Fenced { .. }));
+        if needed && !self.streams_timer_set {
+            out.set_timer(Timer::Streams, now.plus_ms(self.config.node_tick_ms));
+            self.streams_timer_set = true;
+        }
     }
 
     /// Local rules; a failure is a bug in the data node.
@@ -193,7 +210,9 @@ impl Actor for DataNode {
         out: &mut Outbox,
     ) -> Result<(), InputError> {
         if let Input::Boot { disk, address } = input {
-            return self.boot(now, disk, address, out);
+            self.boot(now, disk, address, out)?;
+            self.keep_streams_timer(now, out);
+            return Ok(());
         }
         if self.identity.is_none() {
             return Err(InputError::NotBooted);
@@ -212,6 +231,7 @@ impl Actor for DataNode {
             Input::Timeout(timer) => Err(InputError::Refused(format!("a data node has no {timer} timer"))),
             Input::Command(command) => Err(InputError::Refused(format!("a data node does not take {command:?}"))),
         };
+        self.keep_streams_timer(now, out);
         self.check_invariants();
         result
     }

@@ -65,6 +65,10 @@ impl DataNode {
         let incarnation = next_incarnation(disk, StorageKey::NodeMeta, &mut boot_out)?;
         out.append(boot_out);
         self.identity = Some(PeerIdentity { actor: ActorId::Node(self.node), address, incarnation });
+        // The first load window starts now, with every shard held from its start.
+        for state in shards.values_mut() {
+            state.counted_whole_window = true;
+        }
         self.shards = shards;
         self.sources.clear();
         self.window_started_at = now;
@@ -73,8 +77,8 @@ impl DataNode {
         tracing::info!(identity = %self.me(), shards = self.shards.len(), "data node booted");
         out.observe(Observation::NodeBooted { node: self.node, identity: self.me() });
         self.send_heartbeat(now, out);
-        out.set_timer(Timer::Heartbeat, now.plus_ms(self.config.node_tick_ms));
-        out.set_timer(Timer::Streams, now.plus_ms(self.config.node_tick_ms));
+        out.set_timer(Timer::Heartbeat, now.plus_ms(self.config.heartbeat_interval_ms));
+        self.streams_timer_set = false;
         Ok(())
     }
 }

@@ -7,7 +7,7 @@ use crate::world::{Event, MessageId};
 use madsim::export::futures::future::{select, Either};
 use madsim::net::Endpoint;
 use madsim::time::{sleep, Duration};
-use shardsim_core::{ActorId, Instant};
+use shardsim_core::{ActorId, Instant, Timer};
 
 /// Datagrams an actor's receive buffer holds; more are dropped, as a full socket does.
 const RECEIVE_BUFFER_DATAGRAMS: usize = 4_096;
@@ -24,6 +24,16 @@ async fn fill_receive_buffer(world: SharedWorld, endpoint: Endpoint, buffer: asy
             world.lock().world.note_receive_buffer_drop();
         }
     }
+}
+
+/// The actor's earliest deadline if it is due at `now`; none once the run has a verdict,
+/// because a world with a verdict takes no more events (the deadline would stay due).
+fn due_timer(world: &SharedWorld, actor: ActorId, now: Instant) -> Option<Timer> {
+    let shared = world.lock();
+    if shared.world.violation().is_some() {
+        return None;
+    }
+    shared.world.next_timer(actor).filter(|(at, _)| *at <= now).map(|(_, timer)| timer)
 }
 
 /// Runs until the node is killed (the task is dropped) or the run has a verdict.
@@ -43,14 +53,16 @@ pub async fn run_actor(world: SharedWorld, actor: ActorId) {
     };
     let mut next_write_at = Instant::ZERO;
     loop {
-        let (now, timer) = {
+        let now = {
             let shared = world.lock();
             if shared.world.violation().is_some() {
                 return;
             }
-            (shared.now(), shared.world.next_timer(actor))
+            shared.now()
         };
-        if let Some((_, timer)) = timer.filter(|(at, _)| *at <= now) {
+        // Every deadline due now fires, earliest first, before the actor sleeps again (two
+        // deadlines set for one instant must not drift a millisecond apart).
+        while let Some(timer) = due_timer(&world, actor, now) {
             let applied = world.lock().apply(Event::FireTimer { actor, timer });
             carry(&world, &endpoint, applied).await;
         }
