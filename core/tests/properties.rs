@@ -13,6 +13,9 @@ use shardsim_core::wire::{self, Envelope, Fate, Message, Rejection, ShardRole, S
 use shardsim_core::*;
 use std::collections::{BTreeMap, BTreeSet};
 
+mod support;
+use support::Probe;
+
 // ---------- planners ----------
 
 fn cluster_view() -> impl Strategy<Value = (ClusterView, MigrationCaps)> {
@@ -410,16 +413,21 @@ proptest! {
 
 // ---------- actors under arbitrary input ----------
 
-fn booted<A: Actor>(mut actor: A, address: Address) -> A {
-    let mut out = Outbox::new();
-    actor
-        .handle(Instant::ZERO, Input::Boot { disk: &DiskImage::new(), address }, &mut SplitMix64::new(1), &mut out)
-        .unwrap();
-    actor
+/// One step of arbitrary input: garbage or a message as a datagram, or (an empty input)
+/// every timer name, each of which the actor refuses unless it has that timer.
+fn feed<A: Actor>(probe: &mut Probe<A>, now: Instant, from: Address, bytes: &[u8]) {
+    probe.now = now;
+    if bytes.is_empty() {
+        for timer in Timer::ALL {
+            let _ = probe.input(Input::Timeout(timer));
+        }
+    } else {
+        let _ = probe.input(Input::Datagram { from, bytes });
+    }
 }
 
 proptest! {
-    /// Any sequence of well-formed but arbitrary messages, ticks and garbage bytes: the
+    /// Any sequence of well-formed but arbitrary messages, timeouts and garbage bytes: the
     /// actors answer with errors or effects, never a panic (their own asserts included).
     #[test]
     fn actors_survive_arbitrary_messages(
@@ -430,25 +438,15 @@ proptest! {
         ], 1..60),
     ) {
         let config = ProtocolConfig::default();
-        let mut node = booted(DataNode::new(NodeId(1), config.clone()), Address::new([10, 0, 1, 1], 7000));
-        let mut coordinator = booted(Coordinator::new(config.clone()), config.coordinator_address);
-        let mut client = booted(Client::new(ClientId(1), config.clone()), Address::new([10, 0, 2, 1], 7000));
-        let mut entropy = SplitMix64::new(3);
+        let (mut node, _) = Probe::boot(DataNode::new(NodeId(1), config.clone()), Address::new([10, 0, 1, 1], 7000));
+        let (mut coordinator, _) = Probe::boot(Coordinator::new(config.clone()), config.coordinator_address);
+        let (mut client, _) = Probe::boot(Client::new(ClientId(1), config.clone()), Address::new([10, 0, 2, 1], 7000));
         let from = Address::new([10, 0, 1, 2], 7000);
         for (step, bytes) in inputs.iter().enumerate() {
             let now = Instant(step as u64 * 37);
-            let mut out = Outbox::new();
-            let actors: [&mut dyn Actor; 3] = [&mut node, &mut coordinator, &mut client];
-            for actor in actors {
-                // An empty input fires every timer: each actor refuses the names it lacks.
-                let inputs = match bytes.is_empty() {
-                    true => Timer::ALL.map(Input::Timeout).to_vec(),
-                    false => vec![Input::Datagram { from, bytes }],
-                };
-                for input in inputs.iter().copied() {
-                    let _ = actor.handle(now, input, &mut entropy, &mut out);
-                }
-            }
+            feed(&mut node, now, from, bytes);
+            feed(&mut coordinator, now, from, bytes);
+            feed(&mut client, now, from, bytes);
         }
     }
 }

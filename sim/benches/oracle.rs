@@ -1,12 +1,11 @@
 //! Micro-benchmarks of the oracle: one check on a cluster of 5 nodes and 64 shards, and on
 //! 20 nodes and 4096 shards. `cargo bench -p shardsim --bench oracle`.
 
-use bytes::Bytes;
 use divan::Bencher;
-use shardsim::actors::{node_address, Actors};
-use shardsim::core::wire::{self, Envelope, Message, PROTOCOL_VERSION};
+use shardsim::actors::Actors;
 use shardsim::core::*;
 use shardsim::oracle::Oracle;
+use shardsim::world::{apply_settled, boot_all, run_in_order, Event, World, WorldConfig};
 
 fn main() {
     divan::main();
@@ -18,65 +17,41 @@ use size::Size;
 
 const SIZES: [Size; 2] = [Size { nodes: 5, shards: 64 }, Size { nodes: 20, shards: 4_096 }];
 const WRITES_PER_SHARD: u64 = 8;
+const CLIENTS: u32 = 4;
 
-/// Nodes holding their shards with a few acked writes each, and an oracle that saw it all.
+/// Nodes holding their shards with a few acked writes each, and the oracle that saw it
+/// all: a real cluster run in order by the world, every invariant checked on the way.
 fn cluster(size: Size) -> (Actors, Oracle) {
-    let config = ProtocolConfig { shard_count: size.shards, ..ProtocolConfig::default() };
-    let mut actors = Actors::new(config.clone());
-    let mut oracle = Oracle::new(config);
-    let mut entropy = SplitMix64::new(1);
-    let coordinator = PeerIdentity {
-        actor: ActorId::Coordinator,
-        address: Address::new([10, 0, 0, 1], 7000),
-        incarnation: Incarnation(1),
-    };
-    let client = PeerIdentity {
-        actor: ActorId::Client(ClientId(1)),
-        address: Address::new([10, 0, 2, 1], 7000),
-        incarnation: Incarnation(1),
-    };
-    for node in 1..=size.nodes {
-        actors.add_node(NodeId(node), node_address(NodeId(node), 0));
-        let _ = actors.boot(ActorId::Node(NodeId(node)), Instant::ZERO, &mut entropy);
-    }
-    let deliver = |actors: &mut Actors, to: NodeId, from: PeerIdentity, body: Message, entropy: &mut SplitMix64| {
-        let bytes = wire::encode(&Envelope { version: PROTOCOL_VERSION, from, to_incarnation: None, body });
-        actors
-            .handle(ActorId::Node(to), Instant::ZERO, Input::Datagram { from: from.address, bytes: &bytes }, entropy)
-            .1
-    };
-    for shard in 0..size.shards {
-        let owner = NodeId(1 + shard % size.nodes);
-        let allocated = Observation::ShardAllocated { shard: ShardId(shard), owner, epoch: Epoch(1) };
-        oracle.observe(Instant::ZERO, ActorId::Coordinator, &allocated, &actors).unwrap();
-        deliver(
-            &mut actors,
-            owner,
-            coordinator,
-            Message::AssignShard { shard: ShardId(shard), epoch: Epoch(1) },
-            &mut entropy,
-        );
-        for sequence in 0..WRITES_PER_SHARD {
-            let write_id = WriteId {
-                client: ClientId(1),
-                incarnation: Incarnation(1),
-                sequence: u64::from(shard) * 100 + sequence,
-            };
-            let write = Message::Write {
-                shard: ShardId(shard),
-                epoch: Epoch(1),
-                write_id,
-                entity: EntityKey((sequence % 4) as u32),
-                payload: Bytes::from_static(b"payload"),
-            };
-            for output in deliver(&mut actors, owner, client, write, &mut entropy).effects() {
-                if let Effect::Observe(observation) = output {
-                    oracle.observe(Instant::ZERO, ActorId::Node(owner), observation, &actors).unwrap();
-                }
+    let protocol = ProtocolConfig { shard_count: size.shards, ..ProtocolConfig::default() };
+    let pending_max = protocol.client_pending_writes_max;
+    let mut world = World::new(WorldConfig::plain(protocol, size.nodes, CLIENTS, 1));
+    boot_all(&mut world).expect("a fresh cluster boots");
+    let writes = u64::from(size.shards) * WRITES_PER_SHARD;
+    let written = std::cell::Cell::new(0u64);
+    // Each client writes whenever it has room for another pending write.
+    let mut fill = |world: &mut World| {
+        for client in (1..=CLIENTS).map(ClientId) {
+            while written.get() < writes && pending_writes(world, client) < pending_max {
+                let next = written.get();
+                let shard = ShardId((next % u64::from(size.shards)) as u32);
+                let entity = EntityKey((next / u64::from(size.shards) % 4) as u32);
+                written.set(next + 1);
+                apply_settled(world, Event::ClientWrite { client, shard, entity, payload: next })?;
             }
         }
+        Ok(())
+    };
+    while written.get() < writes {
+        run_in_order(&mut world, 1_000, &mut fill).unwrap_or_else(|violation| panic!("{violation}"));
     }
-    (actors, oracle)
+    run_in_order(&mut world, 1_000, |_| Ok(())).unwrap_or_else(|violation| panic!("{violation}"));
+    let acked = world.oracle().facts().counters.writes_acked;
+    assert!(acked >= writes * 9 / 10, "the bench cluster should hold its writes: {acked} of {writes} acked");
+    (world.actors().clone(), world.oracle().clone())
+}
+
+fn pending_writes(world: &World, client: ClientId) -> usize {
+    world.actors().clients[&client].actor.as_ref().map_or(usize::MAX, |client| client.pending_writes())
 }
 
 /// The checks run after a data node's step (epochs of all its shards, source streams).
@@ -86,21 +61,26 @@ fn after_node_step(bencher: Bencher, size: Size) {
     bencher.bench_local(|| oracle.after_step(Instant(1), ActorId::Node(NodeId(1)), &actors).unwrap());
 }
 
-/// The checks one write ack triggers (single writer, ack consistency).
+/// The checks one write ack triggers (single writer, ack consistency): the first write
+/// shard 0's owner acked, observed again.
 #[divan::bench(args = SIZES)]
 fn observe_write_ack(bencher: Bencher, size: Size) {
     let (actors, mut oracle) = cluster(size);
-    let write_id = WriteId { client: ClientId(1), incarnation: Incarnation(1), sequence: 0 };
+    let coordinator = actors.coordinator.actor.as_ref().expect("up");
+    let route = coordinator.routing().get(ShardId(0)).expect("shard 0 is allocated");
+    let node = actors.nodes[&route.owner].actor.as_ref().expect("up");
+    let first = node.shard(ShardId(0)).expect("held").log.entries()[0].clone();
     let acked = Observation::WriteAcked {
-        node: NodeId(1),
+        node: route.owner,
         shard: ShardId(0),
-        epoch: Epoch(1),
-        named_epoch: Epoch(1),
-        write_id,
+        epoch: route.epoch,
+        named_epoch: route.epoch,
+        write_id: first.write_id,
         index: LogIndex(1),
-        entity: EntityKey(0),
+        entity: first.entity,
     };
-    bencher.bench_local(|| oracle.observe(Instant(1), ActorId::Node(NodeId(1)), &acked, &actors).unwrap());
+    let actor = ActorId::Node(route.owner);
+    bencher.bench_local(|| oracle.observe(Instant(1), actor, &acked, &actors).unwrap());
 }
 
 /// A node's boot check: every write it acked is still in its logs.

@@ -14,15 +14,7 @@ fn shards_move_to_a_joining_node_under_writes_without_losing_an_acked_write() {
     let protocol = ProtocolConfig { planner: PlannerKind::LeastShard, shard_count: 6, ..ProtocolConfig::default() };
     let mut world = World::new(WorldConfig {
         workload: Workload::new(protocol.shard_count, 0, 5),
-        protocol,
-        nodes: 3,
-        clients: 1,
-        seed: 7,
-        check_invariants: true,
-        keep_trace: false,
-        in_flight_max: None,
-        record: false,
-        planner: None,
+        ..WorldConfig::plain(protocol, 3, 1, 7)
     });
     for actor in
         [ActorId::Coordinator, ActorId::Node(NodeId(1)), ActorId::Node(NodeId(2)), ActorId::Client(ClientId(1))]

@@ -15,7 +15,6 @@ pub use config::LabConfig;
 use crate::actors::Actors;
 use crate::faults::{Fault, Target};
 use crate::oracle::{Oracle, Violation};
-use crate::workload::Workload;
 use crate::world::{apply_settled, Event, InFlight, MessageId, Pool, World, WorldConfig};
 use shardsim_core::{ActorId, ClientId, Instant, NodeId, Timer};
 
@@ -41,16 +40,9 @@ impl Lab {
     pub fn new(config: LabConfig) -> Lab {
         let protocol = config.protocol();
         let world = World::new(WorldConfig {
-            workload: Workload::new(protocol.shard_count, 0, 10),
-            protocol,
-            nodes: config.nodes,
-            clients: 1,
-            seed: config.seed,
             check_invariants: config.check_invariants,
-            keep_trace: false,
             in_flight_max: Some(config.in_flight_max),
-            record: false,
-            planner: None,
+            ..WorldConfig::plain(protocol, config.nodes, 1, config.seed)
         });
         let mut lab = Lab { config, world, writes: 0, steps: 0 };
         let first_spare = lab.config.nodes - lab.config.spare_nodes.min(lab.config.nodes) + 1;

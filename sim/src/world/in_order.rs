@@ -23,6 +23,14 @@ pub fn apply_settled(world: &mut World, event: Event) -> Result<(), Violation> {
     }
 }
 
+/// Boots every actor the world has a slot for — coordinator, data nodes, clients — now.
+pub fn boot_all(world: &mut World) -> Result<(), Violation> {
+    for actor in world.actors().actor_ids() {
+        apply_settled(world, Event::Boot { actor })?;
+    }
+    Ok(())
+}
+
 /// Runs `world` in order for `duration_ms`, calling `each_ms` once per simulated
 /// millisecond (to write, inject faults, or look). Stops at the first broken invariant.
 pub fn run_in_order(

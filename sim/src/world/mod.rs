@@ -15,7 +15,7 @@ mod step;
 
 pub use event::{Event, FaultId, MessageId, Scheduled};
 pub use faults::ActiveFault;
-pub use in_order::{apply_settled, run_in_order};
+pub use in_order::{apply_settled, boot_all, run_in_order};
 pub use network::{InFlight, NetworkKnobs};
 pub use pool::Pool;
 pub use schedule::{Schedule, ScheduleError, ScheduleHeader, SCHEDULE_FORMAT};
@@ -50,6 +50,26 @@ pub struct WorldConfig {
     pub record: bool,
     /// A planner of the user's instead of the configuration's built-in one.
     pub planner: Option<Arc<dyn Planner>>,
+}
+
+impl WorldConfig {
+    /// A cluster that just runs, as tests, benches and examples want one: every invariant
+    /// checked, no trace, no bound on messages in flight, nothing recorded, the built-in
+    /// planner, and a workload spread over every shard every `write_interval_ms`.
+    pub fn plain(protocol: ProtocolConfig, nodes: u32, clients: u32, seed: u64) -> WorldConfig {
+        WorldConfig {
+            workload: Workload::new(protocol.shard_count, 0, 10),
+            protocol,
+            nodes,
+            clients,
+            seed,
+            check_invariants: true,
+            keep_trace: false,
+            in_flight_max: None,
+            record: false,
+            planner: None,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default)]
