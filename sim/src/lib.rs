@@ -21,6 +21,7 @@ pub mod oracle;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod shrink;
 pub mod simulation;
 pub mod sweep;
 pub mod trace;

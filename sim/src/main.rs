@@ -37,6 +37,12 @@ enum Command {
     /// Run a range of seeds in parallel, with a progress bar and a JSON report.
     #[command(after_help = EXIT_CODES)]
     Sweep(commands::SweepArgs),
+    /// Cut a failing run down while it breaks the same invariant: its fault plan's events
+    /// (delta debugging), then each event made simpler, then the cluster; writes the
+    /// minimal plan, knobs and schedule and the commands that replay them. Exits as the
+    /// minimal run does (0 if the run passes: nothing to shrink).
+    #[command(after_help = EXIT_CODES)]
+    Shrink(commands::ShrinkArgs),
     /// Explore message orders in the in-memory lab: a seeded random walk, or a bounded
     /// exhaustive search of a small cluster; `--replay FILE` replays a saved violation.
     #[command(after_help = EXIT_CODES)]
@@ -65,6 +71,7 @@ fn main() {
     let code = match cli.command {
         Command::Run(args) => commands::run(args),
         Command::Sweep(args) => commands::sweep(args),
+        Command::Shrink(args) => commands::shrink(args),
         Command::Explore(args) => commands::explore(args),
         Command::Bench(args) => commands::bench(args),
         Command::Scenarios => commands::scenarios(),

@@ -4,8 +4,9 @@ use clap::Args;
 use shardsim::scenario::ScenarioName;
 use std::path::PathBuf;
 
+/// Which run: the flags `run` and `shrink` share.
 #[derive(Args)]
-pub struct RunArgs {
+pub struct RunTarget {
     /// The seed: the same seed gives the same run, bit for bit.
     #[arg(long)]
     pub seed: u64,
@@ -15,6 +16,19 @@ pub struct RunArgs {
     /// Replay the fault plan in this JSON file instead of drawing one from the seed.
     #[arg(long, value_name = "FILE")]
     pub plan: Option<PathBuf>,
+    /// Pin knobs from a JSON object of knob names to values (a saved plan's `knobs` has
+    /// every one); the rest are the scenario's, or drawn from the seed.
+    #[arg(long, value_name = "FILE")]
+    pub knobs: Option<PathBuf>,
+    /// Turn on a planted bug (see `shardsim canaries`); may be repeated.
+    #[arg(long, value_name = "NAME")]
+    pub canary: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub target: RunTarget,
     /// Write the fault plan this run uses to a JSON file (to edit and replay with --plan).
     #[arg(long, value_name = "FILE")]
     pub save_plan: Option<PathBuf>,
@@ -22,22 +36,43 @@ pub struct RunArgs {
     /// `shardsim explore --replay FILE`.
     #[arg(long, value_name = "FILE")]
     pub save_schedule: Option<PathBuf>,
-    /// Pin knobs from a JSON object of knob names to values (a saved plan's `knobs` has
-    /// every one); the rest are the scenario's, or drawn from the seed.
-    #[arg(long, value_name = "FILE")]
-    pub knobs: Option<PathBuf>,
     /// Write every observation and nemesis action as JSON lines with simulated time.
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
     /// Run the seed twice and compare a hash of the whole trace.
     #[arg(long)]
     pub check_determinism: bool,
-    /// Turn on a planted bug (see `shardsim canaries`); may be repeated.
-    #[arg(long, value_name = "NAME")]
-    pub canary: Vec<String>,
     /// Print the report as JSON instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args)]
+pub struct ShrinkArgs {
+    #[command(flatten)]
+    pub target: RunTarget,
+    /// Stop shrinking after this much wall time (`90s`, `5m`, `1h`, `500ms`); what is
+    /// left still fails the same way.
+    #[arg(long = "for", value_name = "DURATION", default_value = "2m", value_parser = parse_duration)]
+    pub budget: std::time::Duration,
+    /// Where the minimal plan, knobs and schedule go (created if missing).
+    #[arg(long, value_name = "DIR", default_value = "shrunk")]
+    pub out: PathBuf,
+}
+
+/// `90s`, `5m`, `1h`, `500ms`: a number and a unit.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: u64 = number.parse().map_err(|_| format!("`{text}` is not a duration like 90s, 5m or 500ms"))?;
+    let ms_per_unit = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        _ => return Err(format!("`{text}` has no unit of ms, s, m or h (like 90s)")),
+    };
+    Ok(std::time::Duration::from_millis(value.saturating_mul(ms_per_unit)))
 }
 
 #[derive(Args)]

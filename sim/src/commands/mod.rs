@@ -6,12 +6,14 @@ mod explore;
 mod listing;
 mod run;
 mod save;
+mod shrink;
 mod sweep;
 
-pub use args::{BenchArgs, ExploreArgs, RunArgs, SweepArgs};
+pub use args::{BenchArgs, ExploreArgs, RunArgs, ShrinkArgs, SweepArgs};
 pub use explore::explore;
 pub use listing::{bench, canaries, invariants, scenarios};
 pub use run::run;
+pub use shrink::shrink;
 pub use sweep::sweep;
 
 use shardsim::core::canary::Canary;

@@ -1,6 +1,6 @@
 //! `shardsim run`: one seed, its report, and the files it was asked to keep.
 
-use super::args::RunArgs;
+use super::args::{RunArgs, RunTarget};
 use super::save::{write_json, write_text};
 use super::{parse_scenario_and_canaries, usage_error};
 use shardsim::faults::FaultPlan;
@@ -9,12 +9,9 @@ use shardsim::report::exit_code;
 use shardsim::Simulation;
 
 /// The simulation the flags ask for, or the usage exit code with the error printed.
-fn simulation_from(args: &RunArgs) -> Result<Simulation, i32> {
+pub(crate) fn simulation_from(args: &RunTarget) -> Result<Simulation, i32> {
     let (scenario, canaries) = parse_scenario_and_canaries(&args.scenario, &args.canary).map_err(usage_error)?;
-    let mut simulation = Simulation::new(args.seed)
-        .scenario(scenario)
-        .keep_trace(args.trace.is_some())
-        .record_schedule(args.save_schedule.is_some());
+    let mut simulation = Simulation::new(args.seed).scenario(scenario);
     for canary in canaries {
         simulation = simulation.canary(canary);
     }
@@ -34,8 +31,8 @@ fn simulation_from(args: &RunArgs) -> Result<Simulation, i32> {
 }
 
 pub fn run(args: RunArgs) -> i32 {
-    let simulation = match simulation_from(&args) {
-        Ok(simulation) => simulation,
+    let simulation = match simulation_from(&args.target) {
+        Ok(simulation) => simulation.keep_trace(args.trace.is_some()).record_schedule(args.save_schedule.is_some()),
         Err(code) => return code,
     };
     if let Some(path) = &args.save_plan {

@@ -1,0 +1,95 @@
+//! `shardsim shrink` as a user runs it: a failing canary run cut down to a plan that still
+//! fails the same way, files that replay, and the exits for a passing run and bad paths.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn shardsim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_shardsim")).args(args).env_remove("RUST_LOG").output().expect("the binary runs")
+}
+
+fn text(output: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("shardsim-shrink-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn events_in(plan: &std::path::Path) -> usize {
+    let plan: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(plan).unwrap()).unwrap();
+    plan["events"].as_array().expect("a plan has events").len()
+}
+
+#[test]
+fn a_failing_canary_run_shrinks_to_a_plan_that_fails_the_same_way() {
+    let out = scratch("stub");
+    let out_arg = out.display().to_string();
+    let original = scratch("original.json");
+    let saved = shardsim(&[
+        "run",
+        "--seed",
+        "1",
+        "--canary",
+        "stub-acks-writes",
+        "--save-plan",
+        &original.display().to_string(),
+    ]);
+    assert_eq!(saved.status.code(), Some(3), "{}", text(&saved));
+    let output =
+        shardsim(&["shrink", "--seed", "1", "--canary", "stub-acks-writes", "--out", &out_arg, "--for", "60s"]);
+    let printed = text(&output);
+    assert_eq!(output.status.code(), Some(3), "the minimal run still breaks a safety invariant:\n{printed}");
+    for part in ["events", "simpler", "cluster", "still single_writer", "reproduce: shardsim run --seed 1"] {
+        assert!(printed.contains(part), "missing `{part}` in:\n{printed}");
+    }
+    let (before, after) = (events_in(&original), events_in(&out.join("plan.json")));
+    assert!(after * 4 <= before, "{before} events shrank only to {after}");
+    let plan = out.join("plan.json").display().to_string();
+    let knobs = out.join("knobs.json").display().to_string();
+    let again = shardsim(&["run", "--seed", "1", "--canary", "stub-acks-writes", "--plan", &plan, "--knobs", &knobs]);
+    assert!(text(&again).contains(": single_writer"), "{}", text(&again));
+    let schedule = out.join("schedule.json").display().to_string();
+    let lab = shardsim(&[
+        "explore",
+        "--replay",
+        &schedule,
+        "--scenario",
+        "swarm",
+        "--knobs",
+        &knobs,
+        "--canary",
+        "stub-acks-writes",
+    ]);
+    assert_eq!(lab.status.code(), Some(3), "the lab replays the minimal schedule to the violation:\n{}", text(&lab));
+}
+
+#[test]
+fn a_passing_run_has_nothing_to_shrink() {
+    let out = scratch("pass").display().to_string();
+    let output = shardsim(&["shrink", "--seed", "3", "--scenario", "calm", "--out", &out]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(text(&output).contains("passes: nothing to shrink"), "{}", text(&output));
+}
+
+#[test]
+fn bad_paths_and_durations_exit_two() {
+    let file = scratch("a-file");
+    std::fs::write(&file, "not a directory").unwrap();
+    let inside_a_file = file.join("out").display().to_string();
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["shrink", "--seed", "1", "--canary", "stub-acks-writes", "--out", &inside_a_file],
+            "cannot create output directory",
+        ),
+        (&["shrink", "--seed", "1", "--for", "soon"], "not a duration"),
+        (&["shrink", "--seed", "1", "--for", "10 parsecs"], "no unit"),
+    ];
+    for (args, message) in cases {
+        let output = shardsim(args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", text(&output));
+        assert!(text(&output).contains(message), "{args:?} should say `{message}`: {}", text(&output));
+    }
+}
