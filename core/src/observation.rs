@@ -189,3 +189,39 @@ pub enum Observation {
         reason: String,
     },
 }
+
+impl Observation {
+    /// The variant's name, as reports group failures by it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Observation::NodeBooted { .. } => "NodeBooted",
+            Observation::WriteAcked { .. } => "WriteAcked",
+            Observation::EntityStarted { .. } => "EntityStarted",
+            Observation::EntityStopped { .. } => "EntityStopped",
+            Observation::ShardAssigned { .. } => "ShardAssigned",
+            Observation::ShardFenced { .. } => "ShardFenced",
+            Observation::HandoffProgress { .. } => "HandoffProgress",
+            Observation::ShardSealed { .. } => "ShardSealed",
+            Observation::ShardUnfenced { .. } => "ShardUnfenced",
+            Observation::OwnershipTaken { .. } => "OwnershipTaken",
+            Observation::ShardForwarded { .. } => "ShardForwarded",
+            Observation::TargetVerified { .. } => "TargetVerified",
+            Observation::RetainedLogDropped { .. } => "RetainedLogDropped",
+            Observation::IncomingDiscarded { .. } => "IncomingDiscarded",
+            Observation::CoordinatorBooted { .. } => "CoordinatorBooted",
+            Observation::MemberChanged { .. } => "MemberChanged",
+            Observation::RebalanceSkipped { .. } => "RebalanceSkipped",
+            Observation::PlanDispatched { .. } => "PlanDispatched",
+            Observation::FateAnswered { .. } => "FateAnswered",
+            Observation::ShardAllocated { .. } => "ShardAllocated",
+            Observation::MigrationStarted { .. } => "MigrationStarted",
+            Observation::MigrationPhase { .. } => "MigrationPhase",
+            Observation::ShardRehomed { .. } => "ShardRehomed",
+            Observation::MigrationAborted { .. } => "MigrationAborted",
+            Observation::RoutingCommitted { .. } => "RoutingCommitted",
+            Observation::ClientAcked { .. } => "ClientAcked",
+            Observation::ClientGaveUp { .. } => "ClientGaveUp",
+            Observation::InputRejected { .. } => "InputRejected",
+        }
+    }
+}

@@ -29,9 +29,50 @@ pub struct SweepOptions {
 pub struct SweepFailure {
     pub seed: u64,
     pub invariant: String,
+    /// The kind of event that broke it (see `Violation::trigger`); `panic` for a crash.
+    #[serde(default)]
+    pub trigger: String,
     pub exit_code: i32,
     pub message: String,
     pub reproduce: String,
+}
+
+/// Failures with one signature: the same invariant broken by the same kind of event.
+/// Most often one bug; its smallest seed is the one to look at first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FailureSignature {
+    pub invariant: String,
+    pub trigger: String,
+    pub exit_code: i32,
+    /// Every failing seed with this signature, smallest first.
+    pub seeds: Vec<u64>,
+    /// The smallest seed's message and reproduce command.
+    pub message: String,
+    pub reproduce: String,
+}
+
+/// Groups failures by signature, the signature with the smallest seed first.
+pub fn group_by_signature(failures: &[SweepFailure]) -> Vec<FailureSignature> {
+    let mut groups: BTreeMap<(String, String), FailureSignature> = BTreeMap::new();
+    let mut sorted: Vec<&SweepFailure> = failures.iter().collect();
+    sorted.sort_by_key(|failure| failure.seed);
+    for failure in sorted {
+        groups
+            .entry((failure.invariant.clone(), failure.trigger.clone()))
+            .or_insert_with(|| FailureSignature {
+                invariant: failure.invariant.clone(),
+                trigger: failure.trigger.clone(),
+                exit_code: failure.exit_code,
+                seeds: Vec::new(),
+                message: failure.message.clone(),
+                reproduce: failure.reproduce.clone(),
+            })
+            .seeds
+            .push(failure.seed);
+    }
+    let mut signatures: Vec<FailureSignature> = groups.into_values().collect();
+    signatures.sort_by_key(|signature| signature.seeds[0]);
+    signatures
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -43,6 +84,9 @@ pub struct SweepReport {
     pub runs: u64,
     pub passed: u64,
     pub failures: Vec<SweepFailure>,
+    /// The failures grouped by signature: how many distinct failures the sweep found.
+    #[serde(default)]
+    pub signatures: Vec<FailureSignature>,
     pub wall_ms: u64,
     pub simulated_ms: u64,
     pub seeds_per_second: f64,
@@ -104,14 +148,17 @@ impl SweepReport {
 }
 
 fn failure_of(report: &Report) -> Option<SweepFailure> {
-    let message = match &report.verdict {
+    let (message, trigger) = match &report.verdict {
         Verdict::Pass => return None,
-        Verdict::Safety { violation } | Verdict::Liveness { violation } => violation.message.clone(),
-        Verdict::Crash { message } => message.clone(),
+        Verdict::Safety { violation } | Verdict::Liveness { violation } => {
+            (violation.message.clone(), violation.trigger.clone())
+        }
+        Verdict::Crash { message } => (message.clone(), "panic".to_string()),
     };
     Some(SweepFailure {
         seed: report.seed,
         invariant: report.verdict.label(),
+        trigger,
         exit_code: report.verdict.exit_code(),
         message,
         reproduce: report.reproduce.clone(),
@@ -182,6 +229,7 @@ pub fn sweep(options: &SweepOptions, mut on_report: impl FnMut(&Report)) -> Swee
         jobs: options.jobs,
         runs,
         passed,
+        signatures: group_by_signature(&failures),
         failures,
         wall_ms,
         simulated_ms,
@@ -207,7 +255,44 @@ pub fn parse_seed_range(text: &str) -> Result<Range<u64>, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_seed_range;
+    use super::{group_by_signature, parse_seed_range, SweepFailure};
+
+    fn failure(seed: u64, invariant: &str, trigger: &str) -> SweepFailure {
+        SweepFailure {
+            seed,
+            invariant: invariant.into(),
+            trigger: trigger.into(),
+            exit_code: 3,
+            message: format!("broken at seed {seed}"),
+            reproduce: format!("shardsim run --seed {seed}"),
+        }
+    }
+
+    #[test]
+    fn failures_group_by_invariant_and_trigger_with_the_smallest_seed_first() {
+        let failures = [
+            failure(40, "single_writer", "WriteAcked"),
+            failure(7, "no_lost_acked_write", "OwnershipTaken"),
+            failure(12, "single_writer", "WriteAcked"),
+            failure(3, "single_writer", "node_step"),
+            failure(9, "no_lost_acked_write", "OwnershipTaken"),
+        ];
+        let groups = group_by_signature(&failures);
+        let summary: Vec<(&str, &str, Vec<u64>)> = groups
+            .iter()
+            .map(|group| (group.invariant.as_str(), group.trigger.as_str(), group.seeds.clone()))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("single_writer", "node_step", vec![3]),
+                ("no_lost_acked_write", "OwnershipTaken", vec![7, 9]),
+                ("single_writer", "WriteAcked", vec![12, 40]),
+            ]
+        );
+        assert_eq!(groups[1].reproduce, "shardsim run --seed 7", "a group reproduces from its smallest seed");
+        assert!(group_by_signature(&[]).is_empty());
+    }
 
     #[test]
     fn seed_ranges_parse_or_say_why_not() {

@@ -149,6 +149,11 @@ fn sweeps_report_failures_in_json_with_their_reproduce_commands() {
     let failures = json["failures"].as_array().unwrap();
     assert!(!failures.is_empty());
     assert!(failures[0]["reproduce"].as_str().unwrap().starts_with("shardsim run --seed "));
+    let signatures = json["signatures"].as_array().unwrap();
+    let grouped: usize = signatures.iter().map(|signature| signature["seeds"].as_array().unwrap().len()).sum();
+    assert_eq!(grouped, failures.len(), "every failing seed is in one signature");
+    assert_eq!(signatures[0]["invariant"], "entity_state_continuous");
+    assert!(text(&output).contains(&format!("distinct failure")), "{}", text(&output));
 }
 
 #[test]

@@ -65,10 +65,7 @@ pub fn sweep(args: SweepArgs) -> i32 {
         report.seeds_per_second,
         report.simulated_seconds_per_wall_second
     );
-    for failure in &report.failures {
-        println!("  seed {}: {} (exit {}): {}", failure.seed, failure.invariant, failure.exit_code, failure.message);
-        println!("    reproduce: {}", failure.reproduce);
-    }
+    print!("{}", render_signatures(&report.signatures));
     print!("{}", render_sweep_knobs_and_coverage(&report));
     if let Some(path) = &args.report {
         if let Err(code) = write_json(path, &report, "report file") {
@@ -76,6 +73,38 @@ pub fn sweep(args: SweepArgs) -> i32 {
         }
     }
     report.exit_code()
+}
+
+/// One block per distinct failure: its signature, how many seeds, the smallest seed's
+/// message and reproduce command (the JSON report lists every failing seed).
+fn render_signatures(signatures: &[shardsim::sweep::FailureSignature]) -> String {
+    use std::fmt::Write as _;
+    let mut text = String::new();
+    if signatures.is_empty() {
+        return text;
+    }
+    let plural = if signatures.len() == 1 { "" } else { "s" };
+    let _ = writeln!(text, "{} distinct failure{plural} (invariant, broken at):", signatures.len());
+    for signature in signatures {
+        const SHOWN: usize = 8;
+        let mut seeds: Vec<String> = signature.seeds.iter().take(SHOWN).map(u64::to_string).collect();
+        if signature.seeds.len() > SHOWN {
+            seeds.push(format!("and {} more", signature.seeds.len() - SHOWN));
+        }
+        let _ = writeln!(
+            text,
+            "  {} at {} (exit {}): {} seed{} ({})",
+            signature.invariant,
+            signature.trigger,
+            signature.exit_code,
+            signature.seeds.len(),
+            if signature.seeds.len() == 1 { "" } else { "s" },
+            seeds.join(", ")
+        );
+        let _ = writeln!(text, "    seed {}: {}", signature.seeds[0], signature.message);
+        let _ = writeln!(text, "    reproduce: {}", signature.reproduce);
+    }
+    text
 }
 
 /// Which planners and how much of each knob's range a sweep used, and which coverage

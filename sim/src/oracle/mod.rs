@@ -55,6 +55,18 @@ pub struct Violation {
     pub at_ms: u64,
     pub message: String,
     pub evidence: Vec<String>,
+    /// The kind of event that broke it: an observation's kind (`WriteAcked`), or
+    /// `node_step` (a check of a node's state after a step), `liveness_bound` or
+    /// `final_check`. With the invariant, a failure's signature.
+    #[serde(default)]
+    pub trigger: String,
+}
+
+/// What broke an invariant when no single observation did.
+pub mod trigger {
+    pub const NODE_STEP: &str = "node_step";
+    pub const LIVENESS_BOUND: &str = "liveness_bound";
+    pub const FINAL_CHECK: &str = "final_check";
 }
 
 impl fmt::Display for Violation {
@@ -94,6 +106,7 @@ impl Oracle {
         at: Instant,
         message: String,
         shard: Option<shardsim_core::ShardId>,
+        trigger: &str,
     ) -> Violation {
         Violation {
             invariant: invariant.name.to_string(),
@@ -101,6 +114,7 @@ impl Oracle {
             at_ms: at.as_ms(),
             message,
             evidence: self.evidence.lines(shard),
+            trigger: trigger.to_string(),
         }
     }
 
@@ -117,7 +131,7 @@ impl Oracle {
         let checks = self.facts.observe(at, actor, observation, state);
         for (invariant, check) in checks {
             if let Err(message) = check {
-                return Err(self.violation(invariant, at, message, shard));
+                return Err(self.violation(invariant, at, message, shard, observation.kind()));
             }
         }
         Ok(())
@@ -128,7 +142,7 @@ impl Oracle {
         let ActorId::Node(node) = actor else { return Ok(()) };
         for (invariant, check) in self.facts.after_step(node, state) {
             if let Err(message) = check {
-                return Err(self.violation(invariant, at, message, None));
+                return Err(self.violation(invariant, at, message, None, trigger::NODE_STEP));
             }
         }
         Ok(())
@@ -155,7 +169,7 @@ impl Oracle {
 
     /// A liveness failure once the bound has passed.
     pub fn liveness_violation(&self, at: Instant, unmet: Vec<String>) -> Violation {
-        let mut violation = self.violation(&liveness::CONVERGENCE, at, unmet.join("; "), None);
+        let mut violation = self.violation(&liveness::CONVERGENCE, at, unmet.join("; "), None, trigger::LIVENESS_BOUND);
         violation.evidence.truncate(12);
         violation
     }
@@ -163,6 +177,6 @@ impl Oracle {
     /// At the end of a run: every acked write is on its shard's owner, once, in order.
     pub fn final_check(&self, at: Instant, state: &dyn ClusterState) -> Result<(), Violation> {
         writes::all_acked_writes_on_owners(&self.facts, state)
-            .map_err(|message| self.violation(&writes::NO_LOST_ACKED_WRITE, at, message, None))
+            .map_err(|message| self.violation(&writes::NO_LOST_ACKED_WRITE, at, message, None, trigger::FINAL_CHECK))
     }
 }

@@ -252,6 +252,15 @@ fn single_writer_fails_on_a_second_node_or_a_superseded_epoch() {
 }
 
 #[test]
+fn a_violation_names_the_kind_of_event_that_broke_it() {
+    let cluster = FakeCluster::default();
+    let by_ack = feed(&mut oracle(), &cluster, &[(C, allocated(1)), (N2, acked(2, 1, 1, 1))]).unwrap_err();
+    assert_eq!(by_ack.trigger, "WriteAcked");
+    let at_the_end = oracle().liveness_violation(Instant(5), vec!["not balanced".into()]);
+    assert_eq!(at_the_end.trigger, trigger::LIVENESS_BOUND);
+}
+
+#[test]
 fn no_lost_acked_write_fails_when_a_rebooted_owner_lacks_an_acked_write() {
     let mut cluster = FakeCluster::default();
     cluster.add_node(1, &[assign(0), write(1)]);
