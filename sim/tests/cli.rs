@@ -153,7 +153,7 @@ fn sweeps_report_failures_in_json_with_their_reproduce_commands() {
     let grouped: usize = signatures.iter().map(|signature| signature["seeds"].as_array().unwrap().len()).sum();
     assert_eq!(grouped, failures.len(), "every failing seed is in one signature");
     assert_eq!(signatures[0]["invariant"], "entity_state_continuous");
-    assert!(text(&output).contains(&format!("distinct failure")), "{}", text(&output));
+    assert!(text(&output).contains("distinct failure"), "{}", text(&output));
 }
 
 #[test]
