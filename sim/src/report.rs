@@ -84,6 +84,9 @@ pub struct Summary {
     pub receive_buffer_drops: u64,
     /// Coverage events reached (see [`crate::oracle::coverage`]), with how often.
     pub coverage: BTreeMap<String, u64>,
+    /// How the cluster got to balance: final max/mean, moves, thrash, heal to balance.
+    #[serde(default)]
+    pub convergence: crate::oracle::convergence::Convergence,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -137,6 +140,7 @@ impl Report {
         let balance: Vec<String> =
             summary.shards_per_node.iter().map(|(node, count)| format!("{node}:{count}")).collect();
         let _ = writeln!(text, "  final shards per node: {}", balance.join(" "));
+        let _ = writeln!(text, "  convergence: {}", summary.convergence);
         let _ = writeln!(
             text,
             "  boots: nodes {} coordinator {}; messages sent {} delivered {} (dropped at full buffers {}); steps {}; inputs rejected {}",

@@ -37,6 +37,54 @@ pub struct SweepFailure {
     pub reproduce: String,
 }
 
+/// The runs' convergence figures summed up.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SweepConvergence {
+    pub moves_total: u64,
+    pub thrash_total: u64,
+    /// Runs with at least one shard moved back to a node it had left.
+    pub runs_with_thrash: u64,
+    /// The worst hottest-over-mean load any run ended with.
+    pub load_max_over_mean_worst: f64,
+    /// Over the runs that reached balance after the heal.
+    pub heal_to_balance_ms_mean: f64,
+    pub heal_to_balance_ms_max: u64,
+    pub runs_never_balanced: u64,
+}
+
+impl SweepConvergence {
+    fn add(&mut self, run: &crate::oracle::convergence::Convergence, balanced_runs: &mut u64) {
+        self.moves_total += run.moves_total;
+        self.thrash_total += run.thrash;
+        self.runs_with_thrash += u64::from(run.thrash > 0);
+        self.load_max_over_mean_worst = self.load_max_over_mean_worst.max(run.load_max_over_mean());
+        match run.heal_to_balance_ms {
+            Some(ms) => {
+                *balanced_runs += 1;
+                self.heal_to_balance_ms_mean += (ms as f64 - self.heal_to_balance_ms_mean) / *balanced_runs as f64;
+                self.heal_to_balance_ms_max = self.heal_to_balance_ms_max.max(ms);
+            }
+            None => self.runs_never_balanced += 1,
+        }
+    }
+}
+
+impl std::fmt::Display for SweepConvergence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "moves {}, thrash {} (in {} runs); worst load max/mean {:.2}; heal to balance mean {:.0} ms, max {} ms, never in {} runs",
+            self.moves_total,
+            self.thrash_total,
+            self.runs_with_thrash,
+            self.load_max_over_mean_worst,
+            self.heal_to_balance_ms_mean,
+            self.heal_to_balance_ms_max,
+            self.runs_never_balanced
+        )
+    }
+}
+
 /// Failures with one signature: the same invariant broken by the same kind of event.
 /// Most often one bug; its smallest seed is the one to look at first.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -97,6 +145,9 @@ pub struct SweepReport {
     pub knob_spread: BTreeMap<String, KnobSpread>,
     /// Coverage events reached, summed over runs.
     pub coverage: BTreeMap<String, u64>,
+    /// Convergence over every run: moves, thrash, and the time from heal to balance.
+    #[serde(default)]
+    pub convergence: SweepConvergence,
     /// Coverage events no run reached: paths this sweep did not test.
     pub coverage_never_reached: Vec<String>,
 }
@@ -113,10 +164,13 @@ struct Tally {
     planners: BTreeMap<String, u64>,
     knob_spread: BTreeMap<String, KnobSpread>,
     coverage: BTreeMap<String, u64>,
+    convergence: SweepConvergence,
+    balanced_runs: u64,
 }
 
 impl Tally {
     fn add(&mut self, report: &Report) {
+        self.convergence.add(&report.summary.convergence, &mut self.balanced_runs);
         if let Some(planner) = report.knobs.get(PLANNER_KNOB).and_then(|value| value.as_str()) {
             *self.planners.entry(planner.to_string()).or_default() += 1;
         }
@@ -239,6 +293,7 @@ pub fn sweep(options: &SweepOptions, mut on_report: impl FnMut(&Report)) -> Swee
         planners: tally.planners,
         knob_spread: tally.knob_spread,
         coverage: tally.coverage,
+        convergence: tally.convergence,
     }
 }
 

@@ -23,8 +23,22 @@ fn a_passing_run_exits_zero_and_prints_a_summary() {
     let output = shardsim(&["run", "--seed", "3", "--scenario", "calm"]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     let printed = text(&output);
-    for part in ["seed 3 scenario calm: pass", "faults injected", "migrations: started", "writes: acked", "simulated"] {
+    for part in [
+        "seed 3 scenario calm: pass",
+        "faults injected",
+        "migrations: started",
+        "writes: acked",
+        "convergence: shards/node max",
+        "heal to balance",
+        "simulated",
+    ] {
         assert!(printed.contains(part), "missing `{part}` in:\n{printed}");
+    }
+    let json = shardsim(&["run", "--seed", "3", "--scenario", "calm", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).expect("a JSON report");
+    let convergence = &report["summary"]["convergence"];
+    for field in ["shards_per_node_max", "load_score_max", "moves_total", "thrash", "heal_to_balance_ms"] {
+        assert!(!convergence[field].is_null(), "the JSON report lacks convergence.{field}: {convergence}");
     }
 }
 

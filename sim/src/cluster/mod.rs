@@ -142,13 +142,14 @@ async fn liveness_phase(spec: &RunSpec, supervisor: &Supervisor) -> Option<Verdi
     let mut last_unmet = Vec::new();
     loop {
         sleep(Duration::from_millis(LIVENESS_CHECK_MS)).await;
-        let shared = supervisor.world.lock();
+        let mut shared = supervisor.world.lock();
         if shared.world.violation().is_some() {
             return None;
         }
         let now = shared.now();
+        let unmet = shared.world.oracle().liveness_unmet(shared.world.actors());
+        shared.world.note_converged(now, unmet.is_empty());
         let (oracle, actors) = (shared.world.oracle(), shared.world.actors());
-        let unmet = oracle.liveness_unmet(actors);
         in_a_row = if unmet.is_empty() { in_a_row + 1 } else { 0 };
         if !unmet.is_empty() {
             last_unmet = unmet.clone();

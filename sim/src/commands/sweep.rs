@@ -66,6 +66,7 @@ pub fn sweep(args: SweepArgs) -> i32 {
         report.simulated_seconds_per_wall_second
     );
     print!("{}", render_signatures(&report.signatures));
+    println!("convergence: {}", report.convergence);
     print!("{}", render_sweep_knobs_and_coverage(&report));
     if let Some(path) = &args.report {
         if let Err(code) = write_json(path, &report, "report file") {

@@ -78,6 +78,8 @@ pub struct Facts {
     pub membership_changed_at: Option<Instant>,
     pub entity_acks: BTreeMap<(ShardId, EntityKey), EntityAcks>,
     pub coverage: Coverage,
+    /// Where each shard has been: the convergence figures' moves and thrash.
+    pub moves: super::convergence::MoveHistory,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -133,6 +135,7 @@ impl Facts {
         let moment = Moment { sequence: self.sequence, at };
         self.coverage.observe(observation);
         self.counters.observe(observation);
+        self.moves.observe(observation);
         let mut checks = Checks::new();
         for checker in CHECKERS {
             (checker.observe)(self, moment, observation, state, &mut checks);

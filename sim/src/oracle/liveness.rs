@@ -160,6 +160,38 @@ fn accepting_holdings(state: &dyn ClusterState) -> Option<BTreeMap<NodeId, Vec<S
     Some(holdings)
 }
 
+/// The balance at a moment, by both planners' measures, over the nodes that accept shards.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct BalanceFigures {
+    pub shards_max: u32,
+    pub shards_mean: f64,
+    pub score_max: f64,
+    pub score_mean: f64,
+}
+
+/// The balance now, from the nodes' own state; `None` without a coordinator or nodes.
+pub fn balance_figures(config: &shardsim_core::ProtocolConfig, state: &dyn ClusterState) -> Option<BalanceFigures> {
+    let holdings = accepting_holdings(state)?;
+    if holdings.is_empty() {
+        return None;
+    }
+    let nodes = holdings.len() as f64;
+    let loads: Vec<ShardLoad> = holdings.values().flatten().copied().collect();
+    let scores = shard_scores(&loads, holdings.len(), &config.load_weights);
+    let mut node_scores = Vec::new();
+    let mut position = 0;
+    for held in holdings.values() {
+        node_scores.push(scores[position..position + held.len()].iter().sum::<f64>());
+        position += held.len();
+    }
+    Some(BalanceFigures {
+        shards_max: holdings.values().map(|held| held.len() as u32).max().unwrap_or(0),
+        shards_mean: loads.len() as f64 / nodes,
+        score_max: node_scores.iter().copied().fold(0.0, f64::max),
+        score_mean: node_scores.iter().sum::<f64>() / nodes,
+    })
+}
+
 /// The cluster is balanced by the design's measure for its planner: shard counts within
 /// the least-shard threshold, or load scores within the load threshold (unless the
 /// hottest node holds only shards too hot to move without overshooting). An active empty

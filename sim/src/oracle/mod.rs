@@ -4,6 +4,7 @@
 
 mod balance;
 mod control;
+pub mod convergence;
 pub mod coverage;
 mod entities;
 mod epochs;
@@ -165,6 +166,18 @@ impl Oracle {
     /// The liveness conditions not met yet; empty when the cluster has converged.
     pub fn liveness_unmet(&self, state: &dyn ClusterState) -> Vec<String> {
         liveness::unmet(&self.facts, state)
+    }
+
+    /// The supervisor's liveness check at `at` found the cluster converged or not: the
+    /// time from the heal to balance is measured from these.
+    pub fn note_converged(&mut self, at: Instant, converged: bool) {
+        self.facts.moves.note_converged(at, converged);
+    }
+
+    /// The convergence figures now.
+    pub fn convergence(&self, state: &dyn ClusterState) -> convergence::Convergence {
+        let facts = &self.facts;
+        convergence::Convergence::measure(&facts.moves, facts.liveness_started_at, &facts.config, state)
     }
 
     /// A liveness failure once the bound has passed.

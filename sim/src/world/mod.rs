@@ -234,6 +234,12 @@ impl World {
         &self.actors
     }
 
+    /// The supervisor's liveness check found the cluster converged or not (see
+    /// [`Oracle::note_converged`]); not an event: it changes no actor.
+    pub fn note_converged(&mut self, at: Instant, converged: bool) {
+        self.oracle.note_converged(at, converged);
+    }
+
     pub fn oracle(&self) -> &Oracle {
         &self.oracle
     }
@@ -319,6 +325,7 @@ impl World {
             inputs_rejected: self.stats.inputs_rejected,
             receive_buffer_drops: self.stats.receive_buffer_drops,
             coverage: self.oracle.facts().coverage.counts().clone(),
+            convergence: self.oracle.convergence(&self.actors),
         }
     }
 }
