@@ -24,6 +24,7 @@ pub mod scenario;
 pub mod shrink;
 pub mod simulation;
 pub mod sweep;
+pub mod timeline;
 pub mod trace;
 pub mod workload;
 pub mod world;

@@ -39,6 +39,11 @@ pub struct RunArgs {
     /// Write every observation and nemesis action as JSON lines with simulated time.
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
+    /// Write the run as a timeline (Chrome trace-event JSON) for https://ui.perfetto.dev
+    /// or chrome://tracing: actors' lives, migrations' phases, faults, acks per shard and
+    /// the violation, in simulated time.
+    #[arg(long, value_name = "FILE")]
+    pub timeline: Option<PathBuf>,
     /// Run the seed twice and compare a hash of the whole trace.
     #[arg(long)]
     pub check_determinism: bool,

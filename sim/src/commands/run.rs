@@ -5,7 +5,8 @@ use super::save::{write_json, write_text};
 use super::{parse_scenario_and_canaries, usage_error};
 use shardsim::faults::FaultPlan;
 use shardsim::knobs;
-use shardsim::report::exit_code;
+use shardsim::report::{exit_code, Verdict};
+use shardsim::timeline;
 use shardsim::Simulation;
 
 /// The simulation the flags ask for, or the usage exit code with the error printed.
@@ -32,7 +33,9 @@ pub(crate) fn simulation_from(args: &RunTarget) -> Result<Simulation, i32> {
 
 pub fn run(args: RunArgs) -> i32 {
     let simulation = match simulation_from(&args.target) {
-        Ok(simulation) => simulation.keep_trace(args.trace.is_some()).record_schedule(args.save_schedule.is_some()),
+        Ok(simulation) => simulation
+            .keep_trace(args.trace.is_some() || args.timeline.is_some())
+            .record_schedule(args.save_schedule.is_some()),
         Err(code) => return code,
     };
     if let Some(path) = &args.save_plan {
@@ -43,6 +46,15 @@ pub fn run(args: RunArgs) -> i32 {
     let started = std::time::Instant::now();
     let mut outcome = simulation.run_outcome();
     let wall_ms = started.elapsed().as_millis() as u64;
+    if let (Some(path), Some(lines)) = (&args.timeline, &outcome.trace_lines) {
+        let violation = match &outcome.verdict {
+            Verdict::Safety { violation } | Verdict::Liveness { violation } => Some(violation),
+            _ => None,
+        };
+        if let Err(code) = write_json(path, &timeline::chrome_trace(lines, violation), "timeline file") {
+            return code;
+        }
+    }
     if let (Some(path), Some(lines)) = (&args.trace, outcome.trace_lines.take()) {
         if let Err(code) = write_text(path, &(lines.join("\n") + "\n"), "trace file") {
             return code;

@@ -1,0 +1,46 @@
+//! `run --timeline FILE`: a Chrome trace-event document a viewer can open, with the tracks
+//! the README promises and the violation where the report says it happened.
+
+use std::process::Command;
+
+#[test]
+fn a_failing_canary_run_writes_a_timeline_with_every_track() {
+    let path = std::env::temp_dir().join(format!("shardsim-timeline-{}.json", std::process::id()));
+    let output = Command::new(env!("CARGO_BIN_EXE_shardsim"))
+        .args(["run", "--seed", "1", "--canary", "stub-acks-writes", "--json", "--timeline"])
+        .arg(&path)
+        .output()
+        .expect("the binary runs");
+    assert_eq!(output.status.code(), Some(3), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let violation_ms = report["verdict"]["violation"]["at_ms"].as_u64().expect("a safety violation");
+    let simulated_ms = report["summary"]["simulated_ms"].as_u64().unwrap();
+
+    let document: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let events = document["traceEvents"].as_array().expect("a traceEvents array");
+    let named = |ph: &str, name: &str| events.iter().filter(|event| event["ph"] == ph && event["name"] == name).count();
+    assert_eq!(named("M", "process_name"), 4, "actors, migrations, nemesis and acks processes");
+    let threads: Vec<&str> = events
+        .iter()
+        .filter(|event| event["name"] == "thread_name")
+        .filter_map(|event| event["args"]["name"].as_str())
+        .collect();
+    for track in ["coordinator", "n1", "n2", "n3"] {
+        assert!(threads.contains(&track), "no track for {track}: {threads:?}");
+    }
+    assert!(threads.iter().any(|name| name.starts_with('m') && name.contains("->")), "no migration track: {threads:?}");
+    for event in events.iter().filter(|event| event["ph"] == "X") {
+        let (ts, dur) = (event["ts"].as_u64().unwrap(), event["dur"].as_u64().unwrap());
+        assert!(dur >= 1 && ts + dur <= simulated_ms * 1_000 + 1, "a slice outside the run's simulated time: {event}");
+    }
+    let phases = ["BaseCopy", "CatchUp", "CutOver"];
+    let phase_slices = events.iter().filter(|event| event["pid"] == 2 && event["ph"] == "X").count();
+    assert!(phase_slices > 0 && events.iter().any(|event| phases.contains(&event["name"].as_str().unwrap_or(""))));
+    assert!(events.iter().any(|event| event["pid"] == 3 && event["ph"] == "X"), "no fault slice");
+    assert!(events.iter().any(|event| event["ph"] == "C" && event["name"].as_str().unwrap().starts_with("acks s")));
+    let violations: Vec<&serde_json::Value> =
+        events.iter().filter(|event| event["ph"] == "i" && event["s"] == "g").collect();
+    assert_eq!(violations.len(), 1);
+    assert_eq!(violations[0]["name"], "violation: single_writer");
+    assert_eq!(violations[0]["ts"].as_u64(), Some(violation_ms * 1_000));
+}
