@@ -114,9 +114,16 @@ pub struct PeerIdentity {
     pub incarnation: Incarnation,
 }
 
+/// `n3#2`: node 3 in its second life. The alternate form (`{:#}`) adds the address,
+/// which tells a replaced machine (new address, lives counted afresh) from the old one:
+/// `n3#1@10.0.1.3:7000`.
 impl fmt::Display for PeerIdentity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}@{}/{}", self.actor, self.address, self.incarnation)
+        write!(f, "{}#{}", self.actor, self.incarnation.0)?;
+        if f.alternate() {
+            write!(f, "@{}", self.address)?;
+        }
+        Ok(())
     }
 }
 
@@ -128,9 +135,10 @@ pub struct WriteId {
     pub sequence: u64,
 }
 
+/// `c1#1:658`: client 1, in its first life, its write number 658.
 impl fmt::Display for WriteId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}/{}", self.client, self.incarnation, self.sequence)
+        write!(f, "{}#{}:{}", self.client, self.incarnation.0, self.sequence)
     }
 }
 

@@ -21,6 +21,7 @@ pub mod load;
 pub mod log;
 pub mod node;
 pub mod observation;
+mod observation_display;
 pub mod phase;
 pub mod planner;
 pub mod rebalancer;

@@ -99,26 +99,7 @@ impl Evidence {
         events
             .into_iter()
             .skip(skip)
-            .map(|(_, at, actor, observation)| format!("{:>7} ms  {actor}: {}", at.as_ms(), brief(observation)))
+            .map(|(_, at, actor, observation)| format!("{:>7} ms  {actor}: {observation}", at.as_ms()))
             .collect()
-    }
-}
-
-/// One line per event: `Debug`, except for a plan, whose view would fill a screen.
-fn brief(observation: &Observation) -> String {
-    match observation {
-        Observation::PlanDispatched { source, view, moves } => {
-            let moves: Vec<String> =
-                moves.iter().map(|planned| format!("{} {}->{}", planned.shard, planned.from, planned.to)).collect();
-            format!(
-                "PlanDispatched {} [{}] from a view of {} nodes, {} shards, {} active",
-                source.name(),
-                moves.join(", "),
-                view.nodes.len(),
-                view.shards.len(),
-                view.active_total
-            )
-        }
-        other => format!("{other:?}"),
     }
 }
