@@ -18,6 +18,7 @@ pub mod knob_map;
 pub mod knobs;
 pub mod lab;
 pub mod oracle;
+pub mod plot;
 pub mod report;
 pub mod run;
 pub mod scenario;

@@ -44,3 +44,24 @@ fn a_failing_canary_run_writes_a_timeline_with_every_track() {
     assert_eq!(violations[0]["name"], "violation: single_writer");
     assert_eq!(violations[0]["ts"].as_u64(), Some(violation_ms * 1_000));
 }
+
+#[test]
+fn a_run_draws_its_plot_to_svg() {
+    let path = std::env::temp_dir().join(format!("shardsim-plot-{}.svg", std::process::id()));
+    let output = Command::new(env!("CARGO_BIN_EXE_shardsim"))
+        .args(["run", "--seed", "10", "--canary", "backpressure-ignored", "--plot"])
+        .arg(&path)
+        .output()
+        .expect("the binary runs");
+    assert_eq!(output.status.code(), Some(3), "{}", String::from_utf8_lossy(&output.stderr));
+    let svg = std::fs::read_to_string(&path).unwrap();
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"), "not an SVG document");
+    for text in ["shards per node", "load score per node", "rebalance_gates_respected", "n1", "n4"] {
+        assert!(svg.contains(text), "the plot lacks `{text}`");
+    }
+    let unwritable = Command::new(env!("CARGO_BIN_EXE_shardsim"))
+        .args(["run", "--seed", "10", "--plot", "/nonexistent/dir/plot.svg"])
+        .output()
+        .expect("the binary runs");
+    assert_eq!(unwritable.status.code(), Some(2), "an unwritable plot path is bad input");
+}

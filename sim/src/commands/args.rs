@@ -44,6 +44,10 @@ pub struct RunArgs {
     /// the violation, in simulated time.
     #[arg(long, value_name = "FILE")]
     pub timeline: Option<PathBuf>,
+    /// Draw the run to an SVG file: shards per node and load scores over simulated time,
+    /// fault windows shaded, migrations marked, the violation as a red line.
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
     /// Run the seed twice and compare a hash of the whole trace.
     #[arg(long)]
     pub check_determinism: bool,

@@ -5,6 +5,7 @@ use super::save::{write_json, write_text};
 use super::{parse_scenario_and_canaries, usage_error};
 use shardsim::faults::FaultPlan;
 use shardsim::knobs;
+use shardsim::plot::PlotData;
 use shardsim::report::{exit_code, Verdict};
 use shardsim::timeline;
 use shardsim::Simulation;
@@ -34,7 +35,7 @@ pub(crate) fn simulation_from(args: &RunTarget) -> Result<Simulation, i32> {
 pub fn run(args: RunArgs) -> i32 {
     let simulation = match simulation_from(&args.target) {
         Ok(simulation) => simulation
-            .keep_trace(args.trace.is_some() || args.timeline.is_some())
+            .keep_trace(args.trace.is_some() || args.timeline.is_some() || args.plot.is_some())
             .record_schedule(args.save_schedule.is_some()),
         Err(code) => return code,
     };
@@ -46,13 +47,21 @@ pub fn run(args: RunArgs) -> i32 {
     let started = std::time::Instant::now();
     let mut outcome = simulation.run_outcome();
     let wall_ms = started.elapsed().as_millis() as u64;
+    let violation = match &outcome.verdict {
+        Verdict::Safety { violation } | Verdict::Liveness { violation } => Some(violation),
+        _ => None,
+    };
     if let (Some(path), Some(lines)) = (&args.timeline, &outcome.trace_lines) {
-        let violation = match &outcome.verdict {
-            Verdict::Safety { violation } | Verdict::Liveness { violation } => Some(violation),
-            _ => None,
-        };
         if let Err(code) = write_json(path, &timeline::chrome_trace(lines, violation), "timeline file") {
             return code;
+        }
+    }
+    if let (Some(path), Some(lines)) = (&args.plot, &outcome.trace_lines) {
+        let weights = simulation.scenario_spec().protocol.load_weights;
+        let data = PlotData::from_trace(lines, &weights, violation);
+        let title = format!("{}: {}", simulation.reproduce_command(), outcome.verdict.label());
+        if let Err(error) = data.draw_svg(path, &title) {
+            return usage_error(error);
         }
     }
     if let (Some(path), Some(lines)) = (&args.trace, outcome.trace_lines.take()) {
