@@ -219,6 +219,22 @@ fn failure_of(report: &Report) -> Option<SweepFailure> {
     })
 }
 
+/// The simulation a sweep runs for `seed`; with the knob error (and the unpinned
+/// simulation, to report it) if the pinned knobs conflict with this seed's draw.
+pub fn simulation_for(options: &SweepOptions, seed: u64) -> Result<Simulation, Box<(Simulation, String)>> {
+    let mut simulation = Simulation::new(seed).scenario(options.scenario);
+    for canary in &options.canaries {
+        simulation = simulation.canary(*canary);
+    }
+    match &options.pins {
+        None => Ok(simulation),
+        Some((pins, file)) => simulation
+            .clone()
+            .knobs(pins.clone(), Some(file.clone()))
+            .map_err(|error| Box::new((simulation, error.to_string()))),
+    }
+}
+
 /// Runs every seed of the range (or up to the first failure, with `fail_fast`), calling
 /// `on_report` on the calling thread as each seed ends.
 pub fn sweep(options: &SweepOptions, mut on_report: impl FnMut(&Report)) -> SweepReport {
@@ -237,16 +253,12 @@ pub fn sweep(options: &SweepOptions, mut on_report: impl FnMut(&Report)) -> Swee
             if seed >= options.seeds.end {
                 return;
             }
-            let mut simulation = Simulation::new(seed).scenario(options.scenario);
-            for canary in &options.canaries {
-                simulation = simulation.canary(*canary);
-            }
-            let report = match &options.pins {
-                None => simulation.run(),
-                Some((pins, file)) => match simulation.clone().knobs(pins.clone(), Some(file.clone())) {
-                    Ok(pinned) => pinned.run(),
-                    Err(error) => simulation.report(RunOutcome::crashed(error.to_string()), 0),
-                },
+            let report = match simulation_for(&options, seed) {
+                Ok(simulation) => simulation.run(),
+                Err(unpinned) => {
+                    let (simulation, error) = *unpinned;
+                    simulation.report(RunOutcome::crashed(error), 0)
+                }
             };
             if options.fail_fast && !report.verdict.is_pass() {
                 stop.store(true, Ordering::SeqCst);

@@ -65,3 +65,22 @@ fn a_run_draws_its_plot_to_svg() {
         .expect("the binary runs");
     assert_eq!(unwritable.status.code(), Some(2), "an unwritable plot path is bad input");
 }
+
+#[test]
+fn a_sweep_pictures_its_smallest_failing_seed() {
+    let dir = std::env::temp_dir().join(format!("shardsim-sweep-pictures-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (plot, timeline) = (dir.join("first.svg"), dir.join("first.json"));
+    let output = Command::new(env!("CARGO_BIN_EXE_shardsim"))
+        .args(["sweep", "--seeds", "0..4", "--jobs", "2", "--canary", "entity-state-not-replayed", "--plot"])
+        .arg(&plot)
+        .arg("--timeline")
+        .arg(&timeline)
+        .output()
+        .expect("the binary runs");
+    assert_eq!(output.status.code(), Some(3), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("pictures of seed 0 written"));
+    assert!(std::fs::read_to_string(&plot).unwrap().contains("entity_state_continuous"));
+    let document: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&timeline).unwrap()).unwrap();
+    assert!(!document["traceEvents"].as_array().unwrap().is_empty());
+}

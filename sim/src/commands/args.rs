@@ -107,6 +107,12 @@ pub struct SweepArgs {
     /// Pin knobs from a JSON object of knob names to values, for every seed.
     #[arg(long, value_name = "FILE")]
     pub knobs: Option<PathBuf>,
+    /// Write the timeline (see `run --timeline`) of the smallest failing seed.
+    #[arg(long, value_name = "FILE")]
+    pub timeline: Option<PathBuf>,
+    /// Draw the plot (see `run --plot`) of the smallest failing seed.
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
 }
 
 #[derive(Args)]

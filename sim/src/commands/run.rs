@@ -1,13 +1,11 @@
 //! `shardsim run`: one seed, its report, and the files it was asked to keep.
 
 use super::args::{RunArgs, RunTarget};
-use super::save::{write_json, write_text};
+use super::save::{write_json, write_pictures, write_text};
 use super::{parse_scenario_and_canaries, usage_error};
 use shardsim::faults::FaultPlan;
 use shardsim::knobs;
-use shardsim::plot::PlotData;
-use shardsim::report::{exit_code, Verdict};
-use shardsim::timeline;
+use shardsim::report::exit_code;
 use shardsim::Simulation;
 
 /// The simulation the flags ask for, or the usage exit code with the error printed.
@@ -47,22 +45,8 @@ pub fn run(args: RunArgs) -> i32 {
     let started = std::time::Instant::now();
     let mut outcome = simulation.run_outcome();
     let wall_ms = started.elapsed().as_millis() as u64;
-    let violation = match &outcome.verdict {
-        Verdict::Safety { violation } | Verdict::Liveness { violation } => Some(violation),
-        _ => None,
-    };
-    if let (Some(path), Some(lines)) = (&args.timeline, &outcome.trace_lines) {
-        if let Err(code) = write_json(path, &timeline::chrome_trace(lines, violation), "timeline file") {
-            return code;
-        }
-    }
-    if let (Some(path), Some(lines)) = (&args.plot, &outcome.trace_lines) {
-        let weights = simulation.scenario_spec().protocol.load_weights;
-        let data = PlotData::from_trace(lines, &weights, violation);
-        let title = format!("{}: {}", simulation.reproduce_command(), outcome.verdict.label());
-        if let Err(error) = data.draw_svg(path, &title) {
-            return usage_error(error);
-        }
+    if let Err(code) = write_pictures(&simulation, &outcome, args.timeline.as_deref(), args.plot.as_deref()) {
+        return code;
     }
     if let (Some(path), Some(lines)) = (&args.trace, outcome.trace_lines.take()) {
         if let Err(code) = write_text(path, &(lines.join("\n") + "\n"), "trace file") {

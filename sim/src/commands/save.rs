@@ -14,3 +14,28 @@ pub fn write_json(path: &Path, value: &impl serde::Serialize, what: &str) -> Res
     let text = serde_json::to_string_pretty(value).expect("reports serialize") + "\n";
     write_text(path, &text, what)
 }
+
+/// Writes the timeline and the plot of a run kept with its trace lines, where asked.
+pub fn write_pictures(
+    simulation: &shardsim::Simulation,
+    outcome: &shardsim::run::RunOutcome,
+    timeline: Option<&Path>,
+    plot: Option<&Path>,
+) -> Result<(), i32> {
+    use shardsim::report::Verdict;
+    let Some(lines) = &outcome.trace_lines else { return Ok(()) };
+    let violation = match &outcome.verdict {
+        Verdict::Safety { violation } | Verdict::Liveness { violation } => Some(violation),
+        _ => None,
+    };
+    if let Some(path) = timeline {
+        write_json(path, &shardsim::timeline::chrome_trace(lines, violation), "timeline file")?;
+    }
+    if let Some(path) = plot {
+        let weights = simulation.scenario_spec().protocol.load_weights;
+        let data = shardsim::plot::PlotData::from_trace(lines, &weights, violation);
+        let title = format!("{}: {}", simulation.reproduce_command(), outcome.verdict.label());
+        data.draw_svg(path, &title).map_err(usage_error)?;
+    }
+    Ok(())
+}

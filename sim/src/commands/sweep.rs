@@ -1,11 +1,11 @@
 //! `shardsim sweep`: a range of seeds in parallel, a progress bar, a summary and a report.
 
 use super::args::SweepArgs;
-use super::save::write_json;
+use super::save::{write_json, write_pictures};
 use super::{parse_scenario_and_canaries, usage_error};
 use indicatif::{ProgressBar, ProgressStyle};
 use shardsim::knobs;
-use shardsim::sweep::{parse_seed_range, sweep as run_sweep, SweepOptions};
+use shardsim::sweep::{parse_seed_range, simulation_for, sweep as run_sweep, SweepOptions};
 use shardsim::Simulation;
 
 pub fn sweep(args: SweepArgs) -> i32 {
@@ -71,6 +71,17 @@ pub fn sweep(args: SweepArgs) -> i32 {
     if let Some(path) = &args.report {
         if let Err(code) = write_json(path, &report, "report file") {
             return code;
+        }
+    }
+    if let Some(first) = report.failures.first().filter(|_| args.timeline.is_some() || args.plot.is_some()) {
+        // Run again with its trace kept: the same seed gives the same run.
+        if let Ok(simulation) = simulation_for(&options, first.seed) {
+            let simulation = simulation.keep_trace(true);
+            let outcome = simulation.run_outcome();
+            if let Err(code) = write_pictures(&simulation, &outcome, args.timeline.as_deref(), args.plot.as_deref()) {
+                return code;
+            }
+            println!("pictures of seed {} written", first.seed);
         }
     }
     report.exit_code()
