@@ -8,6 +8,8 @@ use std::collections::{BTreeMap, VecDeque};
 const EVENTS_PER_SHARD_MAX: usize = 24;
 const ACKS_PER_SHARD_MAX: usize = 4;
 const EVIDENCE_LINES_MAX: usize = 32;
+/// Nemesis actions kept: the faults injected and healed lately.
+const NEMESIS_ACTIONS_MAX: usize = 8;
 
 /// (order of arrival, time, actor, what it reported)
 type Event = (u64, Instant, ActorId, Observation);
@@ -29,6 +31,8 @@ fn push_bounded(ring: &mut VecDeque<Event>, event: Event, bound: usize) {
 pub struct Evidence {
     by_shard: BTreeMap<ShardId, Rings>,
     general: VecDeque<Event>,
+    /// (order of arrival, time, what the nemesis did): the faults around a violation.
+    nemesis: VecDeque<(u64, Instant, String)>,
     recorded: u64,
 }
 
@@ -84,22 +88,74 @@ impl Evidence {
             (Some(shard), _) => {
                 push_bounded(&mut self.by_shard.entry(shard).or_default().events, event, EVENTS_PER_SHARD_MAX)
             }
+            (None, Observation::RebalanceSkipped { .. })
+                if self.general.back().is_some_and(|(sequence, _, _, last)| {
+                    last == observation && self.nemesis.back().is_none_or(|(acted, ..)| acted < sequence)
+                }) =>
+            {
+                // The same skip every tick would crowd out the events that matter: keep
+                // only the latest of a run of them (a run a nemesis action breaks).
+                self.general.pop_back();
+                self.general.push_back(event);
+            }
             (None, _) => push_bounded(&mut self.general, event, EVENTS_PER_SHARD_MAX),
         }
     }
 
-    /// The shard's recent events merged with the general ones, oldest first.
+    /// A nemesis action (a fault injected or healed, an actor killed or restarted).
+    pub fn nemesis(&mut self, at: Instant, action: &str) {
+        self.recorded += 1;
+        if self.nemesis.len() == NEMESIS_ACTIONS_MAX {
+            self.nemesis.pop_front();
+        }
+        self.nemesis.push_back((self.recorded, at, action.to_string()));
+    }
+
+    /// The shard's recent events merged with the general ones and the nemesis's actions,
+    /// oldest first.
     pub fn lines(&self, shard: Option<ShardId>) -> Vec<String> {
         let mut events: Vec<&Event> = self.general.iter().collect();
         if let Some(rings) = shard.and_then(|shard| self.by_shard.get(&shard)) {
             events.extend(rings.events.iter().chain(rings.acks.iter()));
         }
-        events.sort_by_key(|(sequence, ..)| *sequence);
-        let skip = events.len().saturating_sub(EVIDENCE_LINES_MAX);
-        events
+        let mut lines: Vec<(u64, String)> = events
             .into_iter()
-            .skip(skip)
-            .map(|(_, at, actor, observation)| format!("{:>7} ms  {actor}: {observation}", at.as_ms()))
-            .collect()
+            .map(|(sequence, at, actor, observation)| {
+                (*sequence, format!("{:>7} ms  {actor}: {observation}", at.as_ms()))
+            })
+            .collect();
+        lines.extend(
+            self.nemesis
+                .iter()
+                .map(|(sequence, at, action)| (*sequence, format!("{:>7} ms  nemesis: {action}", at.as_ms()))),
+        );
+        lines.sort_by_key(|(sequence, _)| *sequence);
+        let skip = lines.len().saturating_sub(EVIDENCE_LINES_MAX);
+        lines.into_iter().skip(skip).map(|(_, line)| line).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Evidence;
+    use shardsim_core::{ActorId, Instant, Observation};
+
+    #[test]
+    fn nemesis_actions_join_the_evidence_and_repeated_skips_collapse() {
+        let mut evidence = Evidence::new();
+        let skipped = Observation::RebalanceSkipped { reason: "membership unstable".into() };
+        evidence.record(Instant(10), ActorId::Coordinator, &skipped);
+        evidence.record(Instant(20), ActorId::Coordinator, &skipped);
+        evidence.nemesis(Instant(25), "inject Isolate { node: NodeId(2), heal_after_ms: 100 }");
+        evidence.record(Instant(30), ActorId::Coordinator, &skipped);
+        evidence.record(Instant(40), ActorId::Coordinator, &skipped);
+        assert_eq!(
+            evidence.lines(None),
+            [
+                "     20 ms  coordinator: rebalance skipped: membership unstable",
+                "     25 ms  nemesis: inject Isolate { node: NodeId(2), heal_after_ms: 100 }",
+                "     40 ms  coordinator: rebalance skipped: membership unstable",
+            ]
+        );
     }
 }

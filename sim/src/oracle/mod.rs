@@ -149,6 +149,11 @@ impl Oracle {
         Ok(())
     }
 
+    /// The nemesis acted: kept for the evidence, so a violation shows the faults around it.
+    pub fn note_nemesis(&mut self, at: Instant, action: &str) {
+        self.evidence.nemesis(at, action);
+    }
+
     /// A fault began (for coverage: which migrations lived through which faults).
     pub fn fault_started(&mut self, kind: crate::faults::FaultKind, lasting: bool) {
         self.facts.coverage.fault_started(kind, lasting);

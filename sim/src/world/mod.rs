@@ -214,6 +214,7 @@ impl World {
     fn note(&mut self, action: &str) {
         tracing::info!(target: "nemesis", "{action}");
         self.trace.nemesis(self.now, action);
+        self.oracle.note_nemesis(self.now, action);
     }
 
     fn fail(&mut self, violation: Violation) {
