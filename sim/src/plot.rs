@@ -5,6 +5,7 @@
 //! was made from: the load as the coordinator saw it, at each plan.
 
 use crate::oracle::Violation;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use serde_json::Value;
 use shardsim_core::config::LoadWeights;
@@ -12,6 +13,9 @@ use shardsim_core::load::ClusterView;
 use shardsim_core::planner::shard_scores;
 use std::collections::BTreeMap;
 use std::path::Path;
+
+/// Both charts: simulated seconds across, a count or a score up.
+type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
 /// What the plot shows, read from trace lines.
 #[derive(Debug, Default, PartialEq)]
@@ -209,11 +213,7 @@ impl PlotData {
 
     fn shade_faults<DB: DrawingBackend>(
         &self,
-        chart: &mut ChartContext<
-            '_,
-            DB,
-            Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
-        >,
+        chart: &mut Chart<'_, DB>,
         top: f64,
     ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
         chart.draw_series(self.faults.iter().map(|(start, end)| {
@@ -224,11 +224,7 @@ impl PlotData {
 
     fn mark_violation<DB: DrawingBackend>(
         &self,
-        chart: &mut ChartContext<
-            '_,
-            DB,
-            Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
-        >,
+        chart: &mut Chart<'_, DB>,
         top: f64,
     ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
         if let Some(at) = self.violation_ms {

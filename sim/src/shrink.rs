@@ -113,47 +113,49 @@ impl<'a> Shrinker<'a> {
 
     fn simplify_events(&mut self, mut best: Candidate) -> Candidate {
         for position in 0..best.plan.events.len() {
-            loop {
-                let simpler = simpler_faults(&best.plan.events[position].fault);
-                let mut improved = false;
-                for fault in simpler {
-                    let mut candidate = best.clone();
-                    candidate.plan.events[position].fault = fault;
-                    if self.fails(&candidate) {
-                        best = candidate;
-                        improved = true;
-                        break;
-                    }
-                }
-                if !improved {
-                    break;
-                }
-            }
+            let simpler = |best: &Candidate| -> Vec<Candidate> {
+                simpler_faults(&best.plan.events[position].fault)
+                    .into_iter()
+                    .map(|fault| {
+                        let mut candidate = best.clone();
+                        candidate.plan.events[position].fault = fault;
+                        candidate
+                    })
+                    .collect()
+            };
+            best = self.descend(best, simpler);
         }
         best
     }
 
     fn shrink_cluster(&mut self, mut best: Candidate) -> Candidate {
         for (knob, least) in CLUSTER_KNOBS {
-            while let Some(current) = best.knobs.get(knob).and_then(Value::as_u64) {
-                let lower: Vec<u64> = [least, current / 2, current.saturating_sub(1)]
+            let lower = |best: &Candidate| -> Vec<Candidate> {
+                let Some(current) = best.knobs.get(knob).and_then(Value::as_u64) else { return Vec::new() };
+                let values = [least, current / 2, current.saturating_sub(1)]
                     .into_iter()
                     .filter(|value| *value >= least && *value < current)
                     .collect();
-                let mut improved = false;
-                for value in dedup(lower) {
-                    let mut candidate = best.clone();
-                    candidate.knobs.insert(knob.to_string(), Value::from(value));
-                    if fits(&candidate) && self.fails(&candidate) {
-                        best = candidate;
-                        improved = true;
-                        break;
-                    }
-                }
-                if !improved {
-                    break;
-                }
-            }
+                dedup(values)
+                    .into_iter()
+                    .map(|value| {
+                        let mut candidate = best.clone();
+                        candidate.knobs.insert(knob.to_string(), Value::from(value));
+                        candidate
+                    })
+                    .filter(fits)
+                    .collect()
+            };
+            best = self.descend(best, lower);
+        }
+        best
+    }
+
+    /// Moves to the first smaller candidate that still fails, again and again, until
+    /// none of `smaller`'s candidates does.
+    fn descend(&mut self, mut best: Candidate, smaller: impl Fn(&Candidate) -> Vec<Candidate>) -> Candidate {
+        while let Some(next) = smaller(&best).into_iter().find(|candidate| self.fails(candidate)) {
+            best = next;
         }
         best
     }
@@ -200,7 +202,7 @@ pub fn simpler_faults(fault: &Fault) -> Vec<Fault> {
         for shorter in dedup(vec![DURATION_MIN_MS, duration / 2]) {
             if shorter >= DURATION_MIN_MS && shorter < duration {
                 let mut candidate = fault.clone();
-                set_duration(&mut candidate, shorter);
+                candidate.set_heals_after_ms(shorter);
                 simpler.push(candidate);
             }
         }
@@ -222,20 +224,6 @@ pub fn simpler_faults(fault: &Fault) -> Vec<Fault> {
         _ => {}
     }
     simpler
-}
-
-fn set_duration(fault: &mut Fault, duration_ms: u64) {
-    match fault {
-        Fault::Isolate { heal_after_ms, .. }
-        | Fault::Split { heal_after_ms, .. }
-        | Fault::OneWay { heal_after_ms, .. }
-        | Fault::CutOffCoordinator { heal_after_ms }
-        | Fault::Loss { heal_after_ms, .. }
-        | Fault::Delay { heal_after_ms, .. }
-        | Fault::Duplicate { heal_after_ms, .. } => *heal_after_ms = duration_ms,
-        Fault::Crash { down_ms, .. } => *down_ms = duration_ms,
-        _ => {}
-    }
 }
 
 /// Zeller's ddmin: a 1-minimal subsequence of `items` (order kept) for which `fails`

@@ -178,6 +178,22 @@ impl Fault {
         }
     }
 
+    /// Sets how long until the fault heals by itself, for those that do (the shrinker
+    /// shortens faults with it).
+    pub fn set_heals_after_ms(&mut self, duration_ms: u64) {
+        match self {
+            Fault::Isolate { heal_after_ms, .. }
+            | Fault::Split { heal_after_ms, .. }
+            | Fault::OneWay { heal_after_ms, .. }
+            | Fault::CutOffCoordinator { heal_after_ms }
+            | Fault::Loss { heal_after_ms, .. }
+            | Fault::Delay { heal_after_ms, .. }
+            | Fault::Duplicate { heal_after_ms, .. } => *heal_after_ms = duration_ms,
+            Fault::Crash { down_ms, .. } => *down_ms = duration_ms,
+            _ => {}
+        }
+    }
+
     fn nodes(&self) -> Vec<NodeId> {
         let target_node = |target: &Target| match target {
             Target::Node(node) => Some(*node),
