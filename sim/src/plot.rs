@@ -5,9 +5,9 @@
 //! was made from: the load as the coordinator saw it, at each plan.
 
 use crate::oracle::Violation;
+use crate::trace::{read_entries, TraceEntry, LIVENESS_PHASE_ACTION};
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
-use serde_json::Value;
 use shardsim_core::config::LoadWeights;
 use shardsim_core::load::ClusterView;
 use shardsim_core::planner::shard_scores;
@@ -38,23 +38,22 @@ impl PlotData {
         let mut data = PlotData { violation_ms: violation.map(|violation| violation.at_ms), ..PlotData::default() };
         let mut owners: BTreeMap<u64, u64> = BTreeMap::new();
         let mut open_faults: BTreeMap<String, u64> = BTreeMap::new();
-        for line in lines {
-            let Ok(entry) = serde_json::from_str::<Value>(line) else { continue };
-            let at_ms = entry["t_ms"].as_u64().unwrap_or(0);
-            data.end_ms = data.end_ms.max(at_ms);
-            if let Some(action) = entry["nemesis"].as_str() {
-                if action.starts_with("liveness phase") {
-                    // Every fault heals here, those without a heal of their own too.
-                    data.faults.extend(std::mem::take(&mut open_faults).into_values().map(|start| (start, at_ms)));
-                } else if let Some(fault) = action.strip_prefix("inject ") {
-                    open_faults.insert(fault.to_string(), at_ms);
-                } else if let Some(start) = action.strip_prefix("heal ").and_then(|fault| open_faults.remove(fault)) {
-                    data.faults.push((start, at_ms));
+        for entry in read_entries(lines) {
+            data.end_ms = data.end_ms.max(entry.at_ms());
+            let (at_ms, kind, fields) = match entry {
+                TraceEntry::Nemesis { at_ms, action } => {
+                    if action == LIVENESS_PHASE_ACTION {
+                        // Every fault heals here, those without a heal of their own too.
+                        data.faults.extend(std::mem::take(&mut open_faults).into_values().map(|start| (start, at_ms)));
+                    } else if let Some(fault) = action.strip_prefix("inject ") {
+                        open_faults.insert(fault.to_string(), at_ms);
+                    } else if let Some(start) = action.strip_prefix("heal ").and_then(|fault| open_faults.remove(fault))
+                    {
+                        data.faults.push((start, at_ms));
+                    }
+                    continue;
                 }
-                continue;
-            }
-            let Some((kind, fields)) = entry["observation"].as_object().and_then(|object| object.iter().next()) else {
-                continue;
+                TraceEntry::Observation { at_ms, kind, fields, .. } => (at_ms, kind, fields),
             };
             match kind.as_str() {
                 "ShardAllocated" | "RoutingCommitted" | "ShardRehomed" => {

@@ -52,6 +52,14 @@ impl Verdict {
     }
 
     /// A one-line name for tables: `pass`, the invariant, or `crash`.
+    /// The broken invariant, for a safety or liveness verdict.
+    pub fn violation(&self) -> Option<&Violation> {
+        match self {
+            Verdict::Safety { violation } | Verdict::Liveness { violation } => Some(violation),
+            Verdict::Pass | Verdict::Crash { .. } => None,
+        }
+    }
+
     pub fn label(&self) -> String {
         match self {
             Verdict::Pass => "pass".to_string(),

@@ -8,6 +8,7 @@
 //! simulated: 1 ms of the run is 1 ms on the timeline.
 
 use crate::oracle::Violation;
+use crate::trace::{read_entries, TraceEntry, LIVENESS_PHASE_ACTION};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -19,15 +20,12 @@ const ACKS_PID: u64 = 4;
 /// Builds the trace-event document from trace lines; lines it cannot read are skipped.
 pub fn chrome_trace(lines: &[String], violation: Option<&Violation>) -> Value {
     let mut timeline = Timeline::default();
-    for line in lines {
-        let Ok(entry) = serde_json::from_str::<Value>(line) else { continue };
-        let at_ms = entry["t_ms"].as_u64().unwrap_or(0);
-        timeline.end_ms = timeline.end_ms.max(at_ms);
-        if let Some(action) = entry["nemesis"].as_str() {
-            timeline.nemesis(at_ms, action);
-        } else if let (Some(actor), Some(observation)) = (entry["actor"].as_str(), entry["observation"].as_object()) {
-            if let Some((kind, fields)) = observation.iter().next() {
-                timeline.observation(at_ms, actor, kind, fields);
+    for entry in read_entries(lines) {
+        timeline.end_ms = timeline.end_ms.max(entry.at_ms());
+        match entry {
+            TraceEntry::Nemesis { at_ms, action } => timeline.nemesis(at_ms, &action),
+            TraceEntry::Observation { at_ms, actor, kind, fields } => {
+                timeline.observation(at_ms, &actor, &kind, &fields)
             }
         }
     }
@@ -149,6 +147,12 @@ impl Timeline {
     }
 
     fn nemesis(&mut self, at_ms: u64, action: &str) {
+        if action == LIVENESS_PHASE_ACTION {
+            // Every fault heals here, those without a heal of their own (a join) too.
+            for open in std::mem::take(&mut self.faults).into_values() {
+                self.close(open, at_ms);
+            }
+        }
         if let Some(fault) = action.strip_prefix("inject ") {
             self.fault_tracks += 1;
             let tid = self.fault_tracks;
@@ -218,7 +222,9 @@ mod tests {
             r#"{"t_ms":40,"nemesis":"kill n1"}"#,
             r#"{"t_ms":45,"actor":"coordinator","observation":{"MigrationAborted":{"migration":4,"shard":2,"reason":"SourceIdentityChanged"}}}"#,
             r#"{"t_ms":55,"nemesis":"heal Isolate { node: NodeId(1), heal_after_ms: 20 }"}"#,
+            r#"{"t_ms":58,"nemesis":"inject Join { node: NodeId(4) }"}"#,
             r#"{"t_ms":60,"actor":"n1","observation":{"NodeBooted":{"node":1,"identity":{"incarnation":2}}}}"#,
+            r#"{"t_ms":65,"nemesis":"liveness phase: all faults healed"}"#,
             "not json: skipped",
             r#"{"t_ms":70,"actor":"n1","observation":{"WriteAcked":{"shard":2}}}"#,
         ]
@@ -227,7 +233,11 @@ mod tests {
         let document = chrome_trace(&lines, None);
         assert_eq!(slices(&document, 1), [("n1#1".to_string(), 2, 40), ("n1#2".to_string(), 60, 70)]);
         assert_eq!(slices(&document, 2), [("BaseCopy".to_string(), 10, 30), ("CatchUp".to_string(), 30, 45)]);
-        assert_eq!(slices(&document, 3), [("Isolate { node: NodeId(1), heal_after_ms: 20 }".to_string(), 35, 55)]);
+        let faults = [
+            ("Isolate { node: NodeId(1), heal_after_ms: 20 }".to_string(), 35, 55),
+            ("Join { node: NodeId(4) }".to_string(), 58, 65),
+        ];
+        assert_eq!(slices(&document, 3), faults, "a fault with no heal of its own ends at the liveness phase");
         let counters: Vec<&Value> =
             document["traceEvents"].as_array().unwrap().iter().filter(|event| event["ph"] == "C").collect();
         assert_eq!(counters.len(), 1);

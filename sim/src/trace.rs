@@ -71,3 +71,35 @@ impl Trace {
         self.lines.take()
     }
 }
+
+/// One line of a trace, read back (the timeline and the plot are drawn from these).
+#[derive(Clone, Debug, PartialEq)]
+pub enum TraceEntry {
+    Nemesis { at_ms: u64, action: String },
+    Observation { at_ms: u64, actor: String, kind: String, fields: serde_json::Value },
+}
+
+impl TraceEntry {
+    pub fn at_ms(&self) -> u64 {
+        match self {
+            TraceEntry::Nemesis { at_ms, .. } | TraceEntry::Observation { at_ms, .. } => *at_ms,
+        }
+    }
+}
+
+/// The nemesis action that ends every fault still active: the liveness phase begins.
+pub const LIVENESS_PHASE_ACTION: &str = "liveness phase: all faults healed";
+
+/// Reads trace lines back; a line that is not one (not JSON, or neither kind) is skipped.
+pub fn read_entries(lines: &[String]) -> impl Iterator<Item = TraceEntry> + '_ {
+    lines.iter().filter_map(|line| {
+        let mut entry: serde_json::Value = serde_json::from_str(line).ok()?;
+        let at_ms = entry["t_ms"].as_u64().unwrap_or(0);
+        if let Some(action) = entry["nemesis"].as_str() {
+            return Some(TraceEntry::Nemesis { at_ms, action: action.to_string() });
+        }
+        let actor = entry["actor"].as_str()?.to_string();
+        let (kind, fields) = entry["observation"].as_object_mut()?.iter_mut().next()?;
+        Some(TraceEntry::Observation { at_ms, actor, kind: kind.clone(), fields: fields.take() })
+    })
+}

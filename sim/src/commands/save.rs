@@ -22,12 +22,8 @@ pub fn write_pictures(
     timeline: Option<&Path>,
     plot: Option<&Path>,
 ) -> Result<(), i32> {
-    use shardsim::report::Verdict;
     let Some(lines) = &outcome.trace_lines else { return Ok(()) };
-    let violation = match &outcome.verdict {
-        Verdict::Safety { violation } | Verdict::Liveness { violation } => Some(violation),
-        _ => None,
-    };
+    let violation = outcome.verdict.violation();
     if let Some(path) = timeline {
         write_json(path, &shardsim::timeline::chrome_trace(lines, violation), "timeline file")?;
     }

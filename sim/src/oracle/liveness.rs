@@ -6,7 +6,7 @@ use super::facts::{Facts, Moment};
 use super::registry::{no_step_checks, Checker, Checks, Family, Invariant};
 use super::state::ClusterState;
 use super::Check;
-use shardsim_core::config::PlannerKind;
+use shardsim_core::config::{LoadWeights, PlannerKind};
 use shardsim_core::coordinator::Liveness;
 use shardsim_core::load::ShardLoad;
 use shardsim_core::wire::ShardRole;
@@ -176,19 +176,13 @@ pub fn balance_figures(config: &shardsim_core::ProtocolConfig, state: &dyn Clust
         return None;
     }
     let nodes = holdings.len() as f64;
-    let loads: Vec<ShardLoad> = holdings.values().flatten().copied().collect();
-    let scores = shard_scores(&loads, holdings.len(), &config.load_weights);
-    let mut node_scores = Vec::new();
-    let mut position = 0;
-    for held in holdings.values() {
-        node_scores.push(scores[position..position + held.len()].iter().sum::<f64>());
-        position += held.len();
-    }
+    let scores: Vec<f64> =
+        node_scores(&holdings, &config.load_weights).into_iter().map(|(_, score, _)| score).collect();
     Some(BalanceFigures {
         shards_max: holdings.values().map(|held| held.len() as u32).max().unwrap_or(0),
-        shards_mean: loads.len() as f64 / nodes,
-        score_max: node_scores.iter().copied().fold(0.0, f64::max),
-        score_mean: node_scores.iter().sum::<f64>() / nodes,
+        shards_mean: holdings.values().map(Vec::len).sum::<usize>() as f64 / nodes,
+        score_max: scores.iter().copied().fold(0.0, f64::max),
+        score_mean: scores.iter().sum::<f64>() / nodes,
     })
 }
 
@@ -220,16 +214,22 @@ fn balance_unmet(facts: &Facts, state: &dyn ClusterState) -> Option<String> {
     }
 }
 
-fn load_unbalanced(facts: &Facts, holdings: &BTreeMap<NodeId, Vec<ShardLoad>>) -> Option<String> {
+/// Each node's load score and its shards' scores, by the oracle's own arithmetic.
+fn node_scores(holdings: &BTreeMap<NodeId, Vec<ShardLoad>>, weights: &LoadWeights) -> Vec<(NodeId, f64, Vec<f64>)> {
     let loads: Vec<ShardLoad> = holdings.values().flatten().copied().collect();
-    let scores = shard_scores(&loads, holdings.len(), &facts.config.load_weights);
-    let mut node_scores: Vec<(NodeId, f64, Vec<f64>)> = Vec::new();
+    let scores = shard_scores(&loads, holdings.len(), weights);
+    let mut node_scores = Vec::new();
     let mut position = 0;
     for (node, held) in holdings {
         let shard_scores = scores[position..position + held.len()].to_vec();
         position += held.len();
         node_scores.push((*node, shard_scores.iter().sum(), shard_scores));
     }
+    node_scores
+}
+
+fn load_unbalanced(facts: &Facts, holdings: &BTreeMap<NodeId, Vec<ShardLoad>>) -> Option<String> {
+    let node_scores = node_scores(holdings, &facts.config.load_weights);
     let mean = node_scores.iter().map(|(_, score, _)| score).sum::<f64>() / node_scores.len() as f64;
     let (hottest, hottest_score, hottest_shards) = node_scores.iter().max_by(|a, b| a.1.total_cmp(&b.1))?;
     let (coldest, coldest_score, _) = node_scores.iter().min_by(|a, b| a.1.total_cmp(&b.1))?;

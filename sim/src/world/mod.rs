@@ -205,7 +205,7 @@ impl World {
                 self.heal_all(&mut applied);
                 self.oracle.start_liveness(self.now);
                 self.workload.sweeping = true;
-                self.note("liveness phase: all faults healed");
+                self.note(crate::trace::LIVENESS_PHASE_ACTION);
             }
         }
         applied
