@@ -42,7 +42,8 @@ fn a_failing_canary_run_shrinks_to_a_plan_that_fails_the_same_way() {
         shardsim(&["shrink", "--seed", "1", "--canary", "stub-acks-writes", "--out", &out_arg, "--for", "60s"]);
     let printed = text(&output);
     assert_eq!(output.status.code(), Some(3), "the minimal run still breaks a safety invariant:\n{printed}");
-    for part in ["events", "simpler", "cluster", "still single_writer", "reproduce: shardsim run --seed 1"] {
+    for part in ["events", "simpler", "cluster", "schedule", "still single_writer", "reproduce: shardsim run --seed 1"]
+    {
         assert!(printed.contains(part), "missing `{part}` in:\n{printed}");
     }
     let (before, after) = (events_in(&original), events_in(&out.join("plan.json")));
@@ -64,6 +65,62 @@ fn a_failing_canary_run_shrinks_to_a_plan_that_fails_the_same_way() {
         "stub-acks-writes",
     ]);
     assert_eq!(lab.status.code(), Some(3), "the lab replays the minimal schedule to the violation:\n{}", text(&lab));
+    assert!(text(&lab).contains("single_writer"), "{}", text(&lab));
+}
+
+fn schedule_events(path: &std::path::Path) -> usize {
+    let schedule: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    schedule["events"].as_array().expect("a schedule has events").len()
+}
+
+#[test]
+fn a_saved_schedule_shrinks_through_the_lab_and_replays() {
+    let recorded = scratch("recorded-schedule.json");
+    let saved = shardsim(&[
+        "run",
+        "--seed",
+        "11",
+        "--canary",
+        "unfence-on-timeout",
+        "--save-schedule",
+        &recorded.display().to_string(),
+    ]);
+    assert_eq!(saved.status.code(), Some(3), "{}", text(&saved));
+    let out = scratch("from-schedule");
+    let output = shardsim(&[
+        "shrink",
+        "--schedule",
+        &recorded.display().to_string(),
+        "--out",
+        &out.display().to_string(),
+        "--for",
+        "60s",
+    ]);
+    let printed = text(&output);
+    assert_eq!(output.status.code(), Some(3), "{printed}");
+    assert!(printed.contains("still single_writer"), "{printed}");
+    let (before, after) = (schedule_events(&recorded), schedule_events(&out.join("schedule.json")));
+    assert!(after * 4 <= before, "{before} schedule events shrank only to {after}");
+    let schedule = out.join("schedule.json").display().to_string();
+    let lab = shardsim(&["explore", "--replay", &schedule]);
+    assert_eq!(lab.status.code(), Some(3), "{}", text(&lab));
+    assert!(text(&lab).contains("single_writer"), "{}", text(&lab));
+}
+
+#[test]
+fn a_schedule_file_that_is_missing_or_mixed_with_a_seed_is_refused() {
+    let out = scratch("refused").display().to_string();
+    let missing = scratch("no-such-schedule.json").display().to_string();
+    let cases: [(&[&str], &str); 3] = [
+        (&["shrink", "--schedule", &missing, "--out", &out], "cannot read schedule"),
+        (&["shrink", "--schedule", &missing, "--seed", "1"], "cannot be used with"),
+        (&["shrink", "--out", &out], "--seed is required"),
+    ];
+    for (args, message) in cases {
+        let output = shardsim(args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", text(&output));
+        assert!(text(&output).contains(message), "{args:?} should say `{message}`: {}", text(&output));
+    }
 }
 
 #[test]

@@ -7,9 +7,10 @@ use std::path::PathBuf;
 /// Which run: the flags `run` and `shrink` share.
 #[derive(Args)]
 pub struct RunTarget {
-    /// The seed: the same seed gives the same run, bit for bit.
+    /// The seed: the same seed gives the same run, bit for bit (required, except for
+    /// `shrink --schedule`).
     #[arg(long)]
-    pub seed: u64,
+    pub seed: Option<u64>,
     /// A named scenario (see `shardsim scenarios`).
     #[arg(long, default_value_t = ScenarioName::DEFAULT.to_string())]
     pub scenario: String,
@@ -64,6 +65,10 @@ pub struct ShrinkArgs {
     /// left still fails the same way.
     #[arg(long = "for", value_name = "DURATION", default_value = "2m", value_parser = parse_duration)]
     pub budget: std::time::Duration,
+    /// Shrink this saved schedule (from `run --save-schedule` or an earlier shrink)
+    /// instead of a seed's run: only the schedule stage, through the lab's replay.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["seed", "plan", "knobs", "canary"])]
+    pub schedule: Option<PathBuf>,
     /// Where the minimal plan, knobs and schedule go (created if missing).
     #[arg(long, value_name = "DIR", default_value = "shrunk")]
     pub out: PathBuf,

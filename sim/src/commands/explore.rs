@@ -12,6 +12,36 @@ use shardsim::world::Schedule;
 use shardsim::Simulation;
 use std::path::Path;
 
+/// The simulation a saved schedule was recorded from: its seed, and the scenario,
+/// canaries and knobs the file names unless the flags name them (which must then be the
+/// same). A usage error when they are not, or the file names what this build lacks.
+pub(crate) fn simulation_for_schedule(
+    schedule: &Schedule,
+    scenario: Option<&str>,
+    canaries: Vec<shardsim::core::canary::Canary>,
+    knobs_path: Option<&Path>,
+) -> Result<Simulation, i32> {
+    let header = &schedule.header;
+    let scenario = scenario.unwrap_or(&header.scenario).parse().map_err(usage_error)?;
+    let mut simulation = Simulation::new(header.seed).scenario(scenario);
+    let canaries = match canaries.is_empty() {
+        true => {
+            header.canaries.iter().map(|name| name.parse()).collect::<Result<Vec<_>, String>>().map_err(usage_error)?
+        }
+        false => canaries,
+    };
+    for canary in canaries {
+        simulation = simulation.canary(canary);
+    }
+    if let Some(knobs_path) = knobs_path {
+        simulation = knobs::load(knobs_path)
+            .and_then(|pins| simulation.clone().knobs(pins, Some(knobs_path.display().to_string())))
+            .map_err(usage_error)?;
+    }
+    schedule.check_matches(&simulation.schedule_header()).map_err(usage_error)?;
+    Ok(simulation)
+}
+
 /// Replays a madsim run's schedule in the lab: the world the file names (or the one the
 /// flags ask for, which must be the same), the same events, the same trace hash.
 fn replay_schedule_file(args: &ExploreArgs, path: &Path, canaries: Vec<shardsim::core::canary::Canary>) -> i32 {
@@ -19,31 +49,12 @@ fn replay_schedule_file(args: &ExploreArgs, path: &Path, canaries: Vec<shardsim:
         Ok(schedule) => schedule,
         Err(error) => return usage_error(error),
     };
+    let simulation = match simulation_for_schedule(&schedule, args.scenario.as_deref(), canaries, args.knobs.as_deref())
+    {
+        Ok(simulation) => simulation,
+        Err(code) => return code,
+    };
     let header = &schedule.header;
-    let scenario = match args.scenario.as_deref().unwrap_or(&header.scenario).parse() {
-        Ok(scenario) => scenario,
-        Err(error) => return usage_error(error),
-    };
-    let mut simulation = Simulation::new(header.seed).scenario(scenario);
-    let canaries = if args.canary.is_empty() {
-        match header.canaries.iter().map(|name| name.parse()).collect::<Result<Vec<_>, String>>() {
-            Ok(canaries) => canaries,
-            Err(error) => return usage_error(error),
-        }
-    } else {
-        canaries
-    };
-    for canary in canaries {
-        simulation = simulation.canary(canary);
-    }
-    if let Some(knobs_path) = &args.knobs {
-        simulation = match knobs::load(knobs_path)
-            .and_then(|pins| simulation.clone().knobs(pins, Some(knobs_path.display().to_string())))
-        {
-            Ok(simulation) => simulation,
-            Err(error) => return usage_error(error),
-        };
-    }
     let replayed = match replay_schedule(&simulation, &schedule) {
         Ok(replayed) => replayed,
         Err(error) => return usage_error(error),

@@ -7,6 +7,8 @@ mod listing;
 mod run;
 mod save;
 mod shrink;
+mod shrink_progress;
+mod shrink_schedule;
 mod sweep;
 
 pub use args::{BenchArgs, ExploreArgs, RunArgs, ShrinkArgs, SweepArgs};

@@ -11,7 +11,8 @@ use shardsim::Simulation;
 /// The simulation the flags ask for, or the usage exit code with the error printed.
 pub(crate) fn simulation_from(args: &RunTarget) -> Result<Simulation, i32> {
     let (scenario, canaries) = parse_scenario_and_canaries(&args.scenario, &args.canary).map_err(usage_error)?;
-    let mut simulation = Simulation::new(args.seed).scenario(scenario);
+    let seed = args.seed.ok_or_else(|| usage_error("--seed is required"))?;
+    let mut simulation = Simulation::new(seed).scenario(scenario);
     for canary in canaries {
         simulation = simulation.canary(canary);
     }

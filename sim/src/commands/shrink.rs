@@ -4,14 +4,18 @@
 use super::args::ShrinkArgs;
 use super::run::simulation_from;
 use super::save::write_json;
+use super::shrink_progress::ShrinkProgress;
+use super::shrink_schedule::{describe, ending_words, lab_command, schedule_stage, shrink_schedule_file};
 use super::usage_error;
-use indicatif::{ProgressBar, ProgressStyle};
 use shardsim::report::{exit_code, Report};
 use shardsim::shrink::{size, Candidate, Ending, Shrinker, StageReport};
 use shardsim::Simulation;
 use std::time::Instant;
 
 pub fn shrink(args: ShrinkArgs) -> i32 {
+    if let Some(path) = &args.schedule {
+        return shrink_schedule_file(&args, path);
+    }
     let base = match simulation_from(&args.target) {
         Ok(simulation) => simulation,
         Err(code) => return code,
@@ -19,7 +23,7 @@ pub fn shrink(args: ShrinkArgs) -> i32 {
     if let Err(error) = std::fs::create_dir_all(&args.out) {
         return usage_error(format!("cannot create output directory {}: {error}", args.out.display()));
     }
-    let started = Instant::now();
+    let progress = ShrinkProgress::new(Instant::now(), args.budget);
     let original = base.run();
     let target = original.verdict.label();
     if original.verdict.exit_code() == exit_code::PASS {
@@ -40,26 +44,19 @@ pub fn shrink(args: ShrinkArgs) -> i32 {
         start.plan.events.len(),
         size(&start)
     );
-    let progress = ProgressBar::new_spinner();
-    progress.set_style(ProgressStyle::with_template("{spinner} {elapsed} {msg}").expect("a valid template"));
-    let deadline = started + args.budget;
     let mut still_fails = |candidate: &Candidate| {
-        progress.set_message(format!("trying {} events, size {}", candidate.plan.events.len(), size(candidate)));
-        progress.tick();
+        progress.show(format!("{}: trying {} events, size {}", "plan", candidate.plan.events.len(), size(candidate)));
         same_failure(candidate)
     };
-    let mut budget = || Instant::now() < deadline;
+    let mut budget = || progress.time_left();
     let mut print_stage = |stage: &StageReport| {
-        progress.suspend(|| {
-            println!(
-                "  {:<8} {:>4} -> {:<4} events  size {:>7} -> {:<7} ({} runs)",
-                stage.stage, stage.events_before, stage.events_after, stage.size_before, stage.size_after, stage.runs
-            )
-        });
+        progress.println(format!(
+            "  {:<8} {:>4} -> {:<4} events  size {:>7} -> {:<7} ({} runs)",
+            stage.stage, stage.events_before, stage.events_after, stage.size_before, stage.size_after, stage.runs
+        ));
     };
     let (minimal, ending) = Shrinker::new(&mut still_fails, &mut budget).shrink(start.clone(), &mut print_stage);
-    progress.finish_and_clear();
-    save_minimal(&args, &base, &minimal, started, ending, start.plan.events.len())
+    save_minimal(&args, &base, &minimal, &progress, ending, start.plan.events.len())
 }
 
 /// `base` with the candidate's plan and knobs pinned; `files` names them for the
@@ -69,11 +66,13 @@ fn with_candidate(base: &Simulation, candidate: &Candidate, files: Option<(Strin
     base.clone().knobs(candidate.knobs.clone(), knobs_file).ok().map(|run| run.plan(candidate.plan.clone(), plan_file))
 }
 
+/// Writes the minimal plan and knobs, shrinks the minimal run's schedule with what is
+/// left of the budget, writes that too and prints how to replay each.
 fn save_minimal(
     args: &ShrinkArgs,
     base: &Simulation,
     minimal: &Candidate,
-    started: Instant,
+    progress: &ShrinkProgress,
     ending: Ending,
     events_before: usize,
 ) -> i32 {
@@ -84,43 +83,39 @@ fn save_minimal(
     let Some(run) = with_candidate(base, minimal, Some(files)) else {
         return usage_error("the minimal knobs no longer fit together");
     };
-    for (path, what) in [(&plan_path, "plan file"), (&knobs_path, "knobs file")] {
-        let written = match what {
-            "plan file" => write_json(path, &minimal.plan, what),
-            _ => write_json(path, &minimal.knobs, what),
-        };
-        if let Err(code) = written {
-            return code;
-        }
+    if let Err(code) = write_json(&plan_path, &minimal.plan, "plan file") {
+        return code;
+    }
+    if let Err(code) = write_json(&knobs_path, &minimal.knobs, "knobs file") {
+        return code;
     }
     let recording = run.clone().record_schedule(true);
     let outcome = recording.run_outcome();
-    if let Some(schedule) = recording.schedule(&outcome) {
-        if let Err(error) = schedule.save(&schedule_path) {
-            return usage_error(format!("cannot write schedule file {}: {error}", schedule_path.display()));
-        }
-    }
+    let schedule = recording.schedule(&outcome).map(|schedule| schedule_stage(&recording, schedule, progress));
+    progress.finish();
     let report: Report = run.report(outcome, 0);
-    let why = match ending {
-        Ending::Minimal => "minimal: no single step makes it smaller",
-        Ending::OutOfBudget => "out of time: it may shrink further with a longer --for",
+    let ending = match schedule.as_ref().and_then(|(_, ending)| *ending) {
+        Some(Ending::OutOfBudget) => Ending::OutOfBudget,
+        _ => ending,
     };
     println!(
-        "shrunk {events_before} -> {} events in {:.1} s ({why}); still {}",
+        "shrunk {events_before} -> {} plan events in {:.1} s ({}); still {}",
         minimal.plan.events.len(),
-        started.elapsed().as_secs_f64(),
+        progress.elapsed_s(),
+        ending_words(ending),
         report.verdict.label()
     );
     for event in &minimal.plan.events {
         println!("  {:>7} ms  {:?}", event.at_ms, event.fault);
     }
     println!("reproduce: {}", run.reproduce_command());
-    let canaries: String = args.target.canary.iter().map(|canary| format!(" --canary {canary}")).collect();
-    println!(
-        "in the lab: shardsim explore --replay {} --scenario {} --knobs {}{canaries}",
-        schedule_path.display(),
-        args.target.scenario,
-        knobs_path.display()
-    );
+    if let Some((schedule, _)) = schedule {
+        if let Err(error) = schedule.save(&schedule_path) {
+            return usage_error(format!("cannot write schedule file {}: {error}", schedule_path.display()));
+        }
+        println!("minimal schedule ({}):", schedule_path.display());
+        print!("{}", describe(&schedule));
+        println!("{}", lab_command(&schedule_path, &schedule, &knobs_path));
+    }
     report.verdict.exit_code()
 }

@@ -49,6 +49,26 @@ pub enum Event {
     StartLiveness,
 }
 
+impl Event {
+    /// The event's kind, as a schedule file names it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::Boot { .. } => "boot",
+            Event::Deliver { .. } => "deliver",
+            Event::Drop { .. } => "drop",
+            Event::Duplicate { .. } => "duplicate",
+            Event::Sync { .. } => "sync",
+            Event::FireTimer { .. } => "fire_timer",
+            Event::ClientWrite { .. } => "client_write",
+            Event::Datagram { .. } => "datagram",
+            Event::Inject { .. } => "inject",
+            Event::Heal { .. } => "heal",
+            Event::HealAll => "heal_all",
+            Event::StartLiveness => "start_liveness",
+        }
+    }
+}
+
 /// An event with the simulated time it was applied at: one line of a schedule.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Scheduled {

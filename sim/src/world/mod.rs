@@ -258,6 +258,11 @@ impl World {
         self.timers.get(&actor).and_then(TimerTable::next)
     }
 
+    /// When `actor`'s `timer` is set to fire, if it is set.
+    pub fn timer_deadline(&self, actor: ActorId, timer: Timer) -> Option<Instant> {
+        self.timers.get(&actor)?.get(timer)
+    }
+
     /// Every deadline of every actor, in the order they fire: by time, then actor, then
     /// timer name.
     pub fn timer_order(&self) -> Vec<(Instant, ActorId, Timer)> {

@@ -4,10 +4,14 @@
 //! 2. `simpler`: each left event made simpler — durations and rates halved, a split's side
 //!    cut to fewer members;
 //! 3. `cluster`: fewer shards, clients and spare nodes where the knobs allow (a plan that
-//!    names a node or shard the smaller cluster lacks is not tried).
+//!    names a node or shard the smaller cluster lacks is not tried);
+//! 4. `schedule` ([`schedule`]): the events the smallest run applied, cut down through the
+//!    lab's replay, where taking one out does not reshuffle the others.
 //!
 //! The shrinker only knows "does this candidate still fail": the caller runs it (a
 //! simulation), so the algorithm is deterministic and testable with any predicate.
+
+pub mod schedule;
 
 use crate::faults::{Fault, FaultEvent, FaultPlan};
 use crate::knob_map::Knobs;
@@ -256,5 +260,4 @@ pub fn ddmin<T: Clone>(mut items: Vec<T>, fails: &mut dyn FnMut(&[T]) -> bool) -
 }
 
 #[cfg(test)]
-#[path = "shrink_tests.rs"]
 mod tests;
