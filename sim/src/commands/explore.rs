@@ -33,11 +33,13 @@ pub(crate) fn simulation_for_schedule(
     for canary in canaries {
         simulation = simulation.canary(canary);
     }
-    if let Some(knobs_path) = knobs_path {
-        simulation = knobs::load(knobs_path)
-            .and_then(|pins| simulation.clone().knobs(pins, Some(knobs_path.display().to_string())))
-            .map_err(usage_error)?;
-    }
+    // Without a knobs file, the file's own knobs: it lists every one, so a schedule
+    // recorded with pinned knobs (a shrunk one) replays without its knobs file.
+    let (pins, file) = match knobs_path {
+        Some(path) => (knobs::load(path).map_err(usage_error)?, Some(path.display().to_string())),
+        None => (header.knobs.clone(), None),
+    };
+    simulation = simulation.knobs(pins, file).map_err(usage_error)?;
     schedule.check_matches(&simulation.schedule_header()).map_err(usage_error)?;
     Ok(simulation)
 }
