@@ -58,10 +58,13 @@ pub enum Canary {
     /// The planners never pick a node without shards as a target (they score nodes by
     /// the load of the shards they hold, and an empty node holds none).
     EmptyNodesIgnored,
+    /// The coordinator times the write pause on its clock as it reads: a step of its
+    /// clock back does not abort the cut-over, and the budget is not shrunk by the drift.
+    PauseOnUncheckedClock,
 }
 
 impl Canary {
-    pub const ALL: [Canary; 20] = [
+    pub const ALL: [Canary; 21] = [
         Canary::TrackerNotPersisted,
         Canary::AckBeforeDurable,
         Canary::UnfenceOnTimeout,
@@ -82,6 +85,7 @@ impl Canary {
         Canary::SealBeforeHandoff,
         Canary::EntityStateNotReplayed,
         Canary::EmptyNodesIgnored,
+        Canary::PauseOnUncheckedClock,
     ];
 
     pub fn name(self) -> &'static str {
@@ -106,6 +110,7 @@ impl Canary {
             Canary::SealBeforeHandoff => "seal-before-handoff",
             Canary::EntityStateNotReplayed => "entity-state-not-replayed",
             Canary::EmptyNodesIgnored => "empty-nodes-ignored",
+            Canary::PauseOnUncheckedClock => "pause-on-unchecked-clock",
         }
     }
 
@@ -135,6 +140,9 @@ impl Canary {
             Canary::SealBeforeHandoff => "the source seals before its entities are handed off",
             Canary::EntityStateNotReplayed => "a restarted entity starts empty instead of from the shard's log",
             Canary::EmptyNodesIgnored => "the planners never pick a node without shards as a target",
+            Canary::PauseOnUncheckedClock => {
+                "the write pause is timed on the coordinator's clock as it reads: steps back and drift are ignored"
+            }
         }
     }
 }

@@ -24,6 +24,12 @@ pub enum Input<'a> {
     /// The named deadline the actor asked for has come (or fired spuriously: harmless).
     Timeout(Timer),
     Command(&'a Command),
+    /// The machine's clock was set `by_ms` forward or back (an NTP step): the OS says so,
+    /// as Linux does for a timerfd armed with `TFD_TIMER_CANCEL_ON_SET`. `now` already
+    /// reads the stepped clock.
+    ClockStepped {
+        by_ms: i64,
+    },
 }
 
 /// Commands from the driver's workload or operator.

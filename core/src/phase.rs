@@ -58,10 +58,13 @@ pub enum AbortReason {
     CoordinatorRecovered,
     /// A member left (down or decommissioned) while taking part.
     MemberLost,
+    /// The coordinator's clock was set back during the cut-over: the pause it timed reads
+    /// short, so it cannot vouch for the budget.
+    ClockStepped,
 }
 
 impl AbortReason {
-    pub const ALL: [AbortReason; 8] = [
+    pub const ALL: [AbortReason; 9] = [
         AbortReason::Timeout,
         AbortReason::WritePauseBudget,
         AbortReason::TargetIdentityChanged,
@@ -70,6 +73,7 @@ impl AbortReason {
         AbortReason::SealMismatch,
         AbortReason::CoordinatorRecovered,
         AbortReason::MemberLost,
+        AbortReason::ClockStepped,
     ];
 
     pub fn name(self) -> &'static str {
@@ -82,6 +86,7 @@ impl AbortReason {
             AbortReason::SealMismatch => "seal_mismatch",
             AbortReason::CoordinatorRecovered => "coordinator_recovered",
             AbortReason::MemberLost => "member_lost",
+            AbortReason::ClockStepped => "clock_stepped",
         }
     }
 }

@@ -2,6 +2,7 @@
 
 mod support;
 
+use shardsim_core::canary::Canary;
 use shardsim_core::load::NodeLoad;
 use shardsim_core::log::Digest;
 use shardsim_core::phase::{AbortReason, Phase};
@@ -46,14 +47,23 @@ fn run_until(probe: &mut Probe<Coordinator>, until_ms: u64) -> Ready {
 }
 
 fn settled_cluster() -> Probe<Coordinator> {
-    let (mut probe, _) = Probe::boot(Coordinator::new(config()), config().coordinator_address);
+    settled_cluster_with(config())
+}
+
+fn settled_cluster_with(config: ProtocolConfig) -> Probe<Coordinator> {
+    let address = config.coordinator_address;
+    let (mut probe, _) = Probe::boot(Coordinator::new(config), address);
     run_until(&mut probe, 1_000);
     probe
 }
 
 /// Node 1 is decommissioned; the drain starts a migration of its first shard to node 2.
 fn draining_cluster() -> (Probe<Coordinator>, MigrationId, ShardId) {
-    let mut probe = settled_cluster();
+    draining_cluster_with(config())
+}
+
+fn draining_cluster_with(config: ProtocolConfig) -> (Probe<Coordinator>, MigrationId, ShardId) {
+    let mut probe = settled_cluster_with(config);
     probe.command(Command::Decommission { node: NodeId(1) }).unwrap();
     let outputs = run_until(&mut probe, 2_000);
     let (migration, shard) = messages(&outputs)
@@ -270,4 +280,40 @@ fn seal(probe: &mut Probe<Coordinator>, migration: MigrationId, shard: ShardId) 
     probe.deliver(source, Message::SourceProgress { migration, shard, progress: progress(6, 6) }).unwrap();
     probe.deliver(source, Message::SourceSealed { migration, shard, index: LogIndex(6), digest: Digest(42) }).unwrap();
     source
+}
+
+/// A cut-over in progress when the coordinator's clock steps back: the pause it times
+/// reads short by the step, so it aborts rather than vouch for the budget.
+#[test]
+fn a_step_of_the_clock_back_aborts_a_cut_over_in_progress() {
+    let (mut probe, migration, shard) = draining_cluster();
+    let source = node_identity(1, 1);
+    probe.deliver(source, Message::SourceProgress { migration, shard, progress: progress(5, 6) }).unwrap();
+    assert_eq!(probe.actor.tracker().get(migration).unwrap().phase, Phase::CutOver);
+    let forward = probe.input(Input::ClockStepped { by_ms: 400 }).unwrap();
+    assert_eq!(aborted_reason(&forward), None, "a step forward only makes the pause read longer");
+    let back = probe.input(Input::ClockStepped { by_ms: -400 }).unwrap();
+    assert_eq!(aborted_reason(&back), Some(AbortReason::ClockStepped));
+    assert_eq!(probe.actor.tracker().get(migration).unwrap().phase, Phase::Failed);
+}
+
+#[test]
+fn the_unchecked_clock_canary_keeps_the_cut_over_through_a_step_back() {
+    let canary = ProtocolConfig { canaries: vec![Canary::PauseOnUncheckedClock], ..config() };
+    let (mut probe, migration, shard) = draining_cluster_with(canary);
+    let source = node_identity(1, 1);
+    probe.deliver(source, Message::SourceProgress { migration, shard, progress: progress(5, 6) }).unwrap();
+    let back = probe.input(Input::ClockStepped { by_ms: -400 }).unwrap();
+    assert_eq!(aborted_reason(&back), None);
+    assert_eq!(probe.actor.tracker().get(migration).unwrap().phase, Phase::CutOver);
+}
+
+#[test]
+fn waits_stretch_and_budgets_shrink_by_the_drift_allowed() {
+    let perfect = ProtocolConfig { clock_drift_max_ppm: 0, ..config() };
+    assert_eq!((perfect.at_least_ms(500), perfect.at_most_ms(500)), (500, 500));
+    let drifting = ProtocolConfig { clock_drift_max_ppm: 10_000, ..config() };
+    // 1 % fast: 500 true ms read up to 505 (+1 for rounding); 1 % slow: as few as 495 (-1).
+    assert_eq!(drifting.at_least_ms(500), 506);
+    assert_eq!(drifting.at_most_ms(500), 494);
 }

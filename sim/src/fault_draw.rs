@@ -16,6 +16,10 @@ fn base_rate_per_10s(kind: FaultKind) -> f64 {
         FaultKind::Replace => 1.5,
         FaultKind::Decommission => 1.0,
         FaultKind::HotSpot => 3.0,
+        // Often: a clock flapping between two NTP servers that disagree.
+        FaultKind::ClockStep => 10.0,
+        // Besides every clock's drift drawn at the start.
+        FaultKind::ClockDrift => 0.5,
         FaultKind::Join => 0.0,
     }
 }
@@ -55,10 +59,20 @@ impl Draw<'_> {
         }
     }
 
-    fn side(&mut self) -> Vec<Target> {
-        let everyone: Vec<Target> = std::iter::once(Target::Coordinator)
+    /// Within the drift the protocol assumes, either way.
+    fn drift_ppm(&mut self) -> i64 {
+        let bound = self.scenario.protocol.clock_drift_max_ppm;
+        self.between(0, 2 * bound) as i64 - bound as i64
+    }
+
+    fn everyone(&self) -> Vec<Target> {
+        std::iter::once(Target::Coordinator)
             .chain((1..=self.scenario.nodes_total()).map(|node| Target::Node(NodeId(node))))
-            .collect();
+            .collect()
+    }
+
+    fn side(&mut self) -> Vec<Target> {
+        let everyone = self.everyone();
         loop {
             let side: Vec<Target> = everyone.iter().copied().filter(|_| self.chance_permille(500)).collect();
             if !side.is_empty() && side.len() < everyone.len() {
@@ -103,6 +117,13 @@ impl Draw<'_> {
             FaultKind::HotSpot => {
                 Fault::HotSpot { shard: ShardId(self.rng.below(self.scenario.protocol.shard_count as u64) as u32) }
             }
+            FaultKind::ClockDrift => Fault::ClockDrift { target: self.target(), drift_ppm: self.drift_ppm() },
+            FaultKind::ClockStep => {
+                let by_ms = self.between(50, (3_000.0 * self.intensity) as u64) as i64;
+                // The coordinator a third of the time: it times every gate and budget.
+                let target = if self.chance_permille(333) { Target::Coordinator } else { Target::Node(self.node()) };
+                Fault::ClockStep { target, by_ms: if self.chance_permille(500) { -by_ms } else { by_ms } }
+            }
             FaultKind::Join => unreachable!("joins are drawn per spare node"),
         }
     }
@@ -126,6 +147,21 @@ pub fn generate(seed: u64, scenario: &Scenario) -> FaultPlan {
                 events.push(FaultEvent { at_ms: draw.moment_ms(), fault: Fault::Join { node: NodeId(spare) } });
             }
             continue;
+        }
+        let clocks_skewed = events.iter().any(|event| event.at_ms == 0 && event.fault.kind() == FaultKind::ClockStep);
+        if matches!(kind, FaultKind::ClockDrift | FaultKind::ClockStep) && !clocks_skewed {
+            // Every machine's clock starts off true by an offset, set before it boots so
+            // nobody is told: a minute or more, so that no step back reaches zero.
+            for target in draw.everyone() {
+                let offset_ms = draw.between(60_000, 70_000) as i64;
+                events.push(FaultEvent { at_ms: 0, fault: Fault::ClockStep { target, by_ms: offset_ms } });
+            }
+        }
+        if *kind == FaultKind::ClockDrift {
+            // And runs at its own rate.
+            for target in draw.everyone() {
+                events.push(FaultEvent { at_ms: 0, fault: Fault::ClockDrift { target, drift_ppm: draw.drift_ppm() } });
+            }
         }
         let expected = base_rate_per_10s(*kind) * safety_10s * draw.intensity;
         // Round up or down at random in proportion, so low rates still happen sometimes.

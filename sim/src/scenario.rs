@@ -17,10 +17,11 @@ pub enum ScenarioName {
     Identity,
     Membership,
     Chaos,
+    Clocks,
 }
 
 impl ScenarioName {
-    pub const ALL: [ScenarioName; 7] = [
+    pub const ALL: [ScenarioName; 8] = [
         ScenarioName::Swarm,
         ScenarioName::Calm,
         ScenarioName::Partitions,
@@ -28,6 +29,7 @@ impl ScenarioName {
         ScenarioName::Identity,
         ScenarioName::Membership,
         ScenarioName::Chaos,
+        ScenarioName::Clocks,
     ];
     /// What `run` and `sweep` use when no `--scenario` is given.
     pub const DEFAULT: ScenarioName = ScenarioName::Swarm;
@@ -41,6 +43,7 @@ impl ScenarioName {
             ScenarioName::Identity => "identity",
             ScenarioName::Membership => "membership",
             ScenarioName::Chaos => "chaos",
+            ScenarioName::Clocks => "clocks",
         }
     }
 }
@@ -124,6 +127,12 @@ impl Scenario {
                 ("nodes join and are decommissioned and drained", vec![Join, Decommission, HotSpot], false, 1.0)
             }
             ScenarioName::Chaos => ("every fault kind on, often and long", FaultKind::ALL.to_vec(), false, 1.6),
+            ScenarioName::Clocks => (
+                "every machine's clock off by an offset and drifting; NTP steps forward and back; slow and lossy links; coordinator crashes",
+                vec![ClockDrift, ClockStep, CrashCoordinator, Delay, Loss, HotSpot],
+                false,
+                1.0,
+            ),
         };
         Scenario {
             name,

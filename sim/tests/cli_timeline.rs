@@ -56,7 +56,7 @@ fn a_run_draws_its_plot_to_svg() {
     assert_eq!(output.status.code(), Some(3), "{}", String::from_utf8_lossy(&output.stderr));
     let svg = std::fs::read_to_string(&path).unwrap();
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"), "not an SVG document");
-    for text in ["shards per node", "load score per node", "rebalance_gates_respected", "n1", "n4"] {
+    for text in ["shards per node", "load score per node", "rebalance_gates_respected", "n1", "n2"] {
         assert!(svg.contains(text), "the plot lacks `{text}`");
     }
     let unwritable = Command::new(env!("CARGO_BIN_EXE_shardsim"))

@@ -59,3 +59,8 @@ fn membership_seeds_pass() {
 fn chaos_seeds_pass() {
     all_seeds_pass(ScenarioName::Chaos);
 }
+
+#[test]
+fn clock_seeds_pass() {
+    all_seeds_pass(ScenarioName::Clocks);
+}

@@ -123,6 +123,7 @@ pub const KNOBS: &[Knob] = &[
     knob!("client_write_attempts_max", client_write_attempts_max, whole 1 ..= 100_000, draw 10 ..= 30),
     knob!("client_backoff_ms", client_backoff_ms, whole 0 ..= 600_000, draw 10 ..= 100),
     knob!("client_route_query_ms", client_route_query_ms, whole 1 ..= 600_000, draw 50 ..= 200),
+    knob!("clock_drift_max_ppm", clock_drift_max_ppm, whole 0 ..= 100_000, draw 200 ..= 2_000),
 ];
 
 pub fn knob(name: &str) -> Option<&'static Knob> {

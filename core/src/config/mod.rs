@@ -101,6 +101,10 @@ pub struct ProtocolConfig {
     pub chunk_entries_max: usize,
     pub catchup_lag_threshold_entries: u64,
     pub write_pause_budget_ms: u64,
+    /// The most any machine's clock may drift, in parts per million (the protocol's clock
+    /// assumption). Waits are stretched and budgets shrunk by it, so that what the core
+    /// times on its own clock holds in true time (see [`ProtocolConfig::at_least_ms`]).
+    pub clock_drift_max_ppm: u64,
     pub migration_timeout_ms: u64,
     pub migration_resend_ms: u64,
     pub chunk_retransmit_ms: u64,
@@ -121,6 +125,32 @@ pub struct ProtocolConfig {
 }
 
 impl ProtocolConfig {
+    /// How long to wait on a clock that drifts up to `clock_drift_max_ppm` so that at
+    /// least `wait_ms` pass in true time: stretched by the drift, and one more
+    /// millisecond for the rounding of two readings, whenever any drift is allowed.
+    pub fn at_least_ms(&self, wait_ms: u64) -> u64 {
+        let ppm = self.clock_drift_max_ppm;
+        if ppm == 0 {
+            return wait_ms;
+        }
+        // A fast clock reads at most wait * (1 + drift) + 1 over `wait` true milliseconds.
+        let stretched = (u128::from(wait_ms) * u128::from(1_000_000 + ppm)).div_ceil(1_000_000);
+        (stretched.min(u128::from(u64::MAX)) as u64).saturating_add(1)
+    }
+
+    /// How long a budget may run on a clock that drifts up to `clock_drift_max_ppm` so
+    /// that at most `budget_ms` pass in true time: shrunk by the drift, and one
+    /// millisecond less for the rounding, whenever any drift is allowed.
+    pub fn at_most_ms(&self, budget_ms: u64) -> u64 {
+        let ppm = self.clock_drift_max_ppm.min(999_999);
+        if ppm == 0 {
+            return budget_ms;
+        }
+        // A slow clock reads at least budget * (1 - drift) - 1 over `budget` true milliseconds.
+        let shrunk = u128::from(budget_ms) * u128::from(1_000_000 - ppm) / 1_000_000;
+        (shrunk as u64).saturating_sub(1)
+    }
+
     pub fn has_canary(&self, canary: Canary) -> bool {
         self.canaries.contains(&canary)
     }
@@ -163,6 +193,7 @@ impl Default for ProtocolConfig {
             chunk_entries_max: 64,
             catchup_lag_threshold_entries: 16,
             write_pause_budget_ms: 500,
+            clock_drift_max_ppm: 1_000,
             migration_timeout_ms: 10_000,
             migration_resend_ms: 200,
             chunk_retransmit_ms: 60,

@@ -100,6 +100,15 @@ impl Membership {
         self.members.iter().map(|(node, member)| (*node, member))
     }
 
+    /// The clock was stepped: silences and the quiet period restart from `now`, so a step
+    /// forward neither makes every member look silent nor opens the gate early.
+    pub fn clock_stepped(&mut self, now: Instant) {
+        for member in self.members.values_mut() {
+            member.last_heard_at = now;
+        }
+        self.last_change_at = now;
+    }
+
     pub fn restore(&mut self, node: NodeId, record: MemberRecord, now: Instant) {
         let member = Member {
             record,
@@ -213,7 +222,7 @@ impl Membership {
 
     /// The election gate: no member joining or suspect, nothing changed lately.
     pub fn is_stable(&self, now: Instant, config: &ProtocolConfig) -> bool {
-        self.is_settled() && now.ms_since(self.last_change_at) >= config.membership_stable_ms
+        self.is_settled() && now.ms_since(self.last_change_at) >= config.at_least_ms(config.membership_stable_ms)
     }
 
     /// The active member with the highest CPU.

@@ -48,7 +48,7 @@ pub struct Coordinator {
     config: ProtocolConfig,
     planner: Arc<dyn Planner>,
     identity: Option<PeerIdentity>,
-    booted_at: Instant,
+    grace_started_at: Instant,
     meta: CoordinatorMeta,
     routing: RoutingTable,
     members: Membership,
@@ -77,7 +77,7 @@ impl Coordinator {
             config,
             planner,
             identity: None,
-            booted_at: Instant::ZERO,
+            grace_started_at: Instant::ZERO,
             meta: CoordinatorMeta { incarnation: Incarnation(0), next_migration_id: MigrationId(1) },
             routing: RoutingTable::new(),
             members: Membership::new(),
@@ -232,6 +232,10 @@ impl Actor for Coordinator {
             }
             Input::Timeout(timer) => Err(InputError::Refused(format!("the coordinator has no {timer} timer"))),
             Input::Command(command) => self.on_command(now, command, out),
+            Input::ClockStepped { by_ms } => {
+                self.on_clock_stepped(now, by_ms, out);
+                Ok(())
+            }
         };
         self.check_invariants();
         result

@@ -184,7 +184,7 @@ impl Coordinator {
     ) {
         let (migration, shard) = (record.id, record.shard);
         let pause_ms = now.ms_since(record.cutover_started_at.expect("cut-over started"));
-        if pause_ms > self.config.write_pause_budget_ms && !self.config.has_canary(Canary::PauseBudgetIgnored) {
+        if pause_ms > self.pause_budget_local_ms() && !self.config.has_canary(Canary::PauseBudgetIgnored) {
             self.abort(now, migration, AbortReason::WritePauseBudget, out);
             return;
         }
@@ -217,6 +217,31 @@ impl Coordinator {
         };
         self.send_to_node(out, record.target_node, None, commit.clone());
         self.send_to_node(out, record.source_node, None, commit);
+    }
+
+    /// The write-pause budget as this coordinator's clock must time it: shrunk by the
+    /// drift the protocol allows, so that the pause holds in true time.
+    fn pause_budget_local_ms(&self) -> u64 {
+        match self.config.has_canary(Canary::PauseOnUncheckedClock) {
+            true => self.config.write_pause_budget_ms,
+            false => self.config.at_most_ms(self.config.write_pause_budget_ms),
+        }
+    }
+
+    /// The machine's clock was set `by_ms`. A pause timed across a step back reads short,
+    /// so every cut-over in progress aborts; silences, the quiet period and the election
+    /// grace restart, so a step forward opens no gate early and suspects no one.
+    pub(super) fn on_clock_stepped(&mut self, now: Instant, by_ms: i64, out: &mut Outbox) {
+        self.members.clock_stepped(now);
+        self.grace_started_at = now;
+        if by_ms >= 0 || self.config.has_canary(Canary::PauseOnUncheckedClock) {
+            return;
+        }
+        for migration in self.tracker.active_ids() {
+            if self.tracker.get(migration).is_some_and(|record| record.phase == Phase::CutOver) {
+                self.abort(now, migration, AbortReason::ClockStepped, out);
+            }
+        }
     }
 
     /// A legal phase change, persisted and observed. Illegal ones are our own bug.
@@ -273,9 +298,7 @@ impl Coordinator {
             } else if now.ms_since(record.started_at) >= self.config.migration_timeout_ms {
                 Some(AbortReason::Timeout)
             } else if budget_enforced
-                && record
-                    .cutover_started_at
-                    .is_some_and(|started| now.ms_since(started) > self.config.write_pause_budget_ms)
+                && record.cutover_started_at.is_some_and(|started| now.ms_since(started) > self.pause_budget_local_ms())
             {
                 Some(AbortReason::WritePauseBudget)
             } else {

@@ -129,7 +129,7 @@ impl Coordinator {
         if self.config.has_canary(Canary::ElectionGateSkipped) {
             return self.members.is_settled();
         }
-        let graced = now.ms_since(self.booted_at) >= self.config.election_grace_ms;
+        let graced = now.ms_since(self.grace_started_at) >= self.config.at_least_ms(self.config.election_grace_ms);
         graced && self.members.is_stable(now, &self.config)
     }
 

@@ -49,7 +49,7 @@ impl Coordinator {
         meta.incarnation = Incarnation(meta.incarnation.0 + 1);
         self.meta = meta;
         self.identity = Some(PeerIdentity { actor: ActorId::Coordinator, address, incarnation: meta.incarnation });
-        self.booted_at = now;
+        self.grace_started_at = now;
         self.routing = routing;
         self.members = members;
         self.tracker = tracker;

@@ -230,6 +230,19 @@ impl Actor for DataNode {
             }
             Input::Timeout(timer) => Err(InputError::Refused(format!("a data node has no {timer} timer"))),
             Input::Command(command) => Err(InputError::Refused(format!("a data node does not take {command:?}"))),
+            Input::ClockStepped { .. } => {
+                // A load window across the step measured a wrong length: start afresh,
+                // or a step forward reports a hot shard as idle (and back, idle as hot).
+                self.window_started_at = now;
+                for state in self.shards.values_mut() {
+                    state.restart_load_window();
+                }
+                // Report now and time the next heartbeat from the stepped clock: a step
+                // back would otherwise hold the heartbeat until the clock caught up.
+                self.last_heartbeat_at = None;
+                self.on_heartbeat_timer(now, out);
+                Ok(())
+            }
         };
         self.keep_streams_timer(now, out);
         self.check_invariants();

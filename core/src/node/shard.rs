@@ -58,6 +58,14 @@ impl ShardState {
         self.reads_in_window = 0;
     }
 
+    /// The clock was stepped: the window in progress measured nothing true, so its counts
+    /// go (the last whole window's rates stay reported) and counting starts afresh.
+    pub fn restart_load_window(&mut self) {
+        self.counted_whole_window = false;
+        self.writes_in_window = 0;
+        self.reads_in_window = 0;
+    }
+
     /// The shard stops being served here (it moved away): its rates are no longer this
     /// node's to report, and counting starts afresh if it ever comes back.
     pub fn forget_rates(&mut self) {

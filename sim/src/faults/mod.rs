@@ -24,10 +24,12 @@ pub enum FaultKind {
     Join,
     Decommission,
     HotSpot,
+    ClockDrift,
+    ClockStep,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 14] = [
+    pub const ALL: [FaultKind; 16] = [
         FaultKind::Isolate,
         FaultKind::Split,
         FaultKind::OneWay,
@@ -42,6 +44,8 @@ impl FaultKind {
         FaultKind::Join,
         FaultKind::Decommission,
         FaultKind::HotSpot,
+        FaultKind::ClockDrift,
+        FaultKind::ClockStep,
     ];
 
     /// The kind's name in reports, plans and coverage (as serde spells it).
@@ -61,6 +65,8 @@ impl FaultKind {
             FaultKind::Join => "join",
             FaultKind::Decommission => "decommission",
             FaultKind::HotSpot => "hot_spot",
+            FaultKind::ClockDrift => "clock_drift",
+            FaultKind::ClockStep => "clock_step",
         }
     }
 }
@@ -141,6 +147,17 @@ pub enum Fault {
     HotSpot {
         shard: ShardId,
     },
+    /// From now on the target's clock runs this many parts per million fast (or slow).
+    ClockDrift {
+        target: Target,
+        drift_ppm: i64,
+    },
+    /// The target's clock is set this far forward (or back) at once, as an NTP step; a
+    /// running actor is told, as the OS tells it.
+    ClockStep {
+        target: Target,
+        by_ms: i64,
+    },
 }
 
 impl Fault {
@@ -160,6 +177,8 @@ impl Fault {
             Fault::Join { .. } => FaultKind::Join,
             Fault::Decommission { .. } => FaultKind::Decommission,
             Fault::HotSpot { .. } => FaultKind::HotSpot,
+            Fault::ClockDrift { .. } => FaultKind::ClockDrift,
+            Fault::ClockStep { .. } => FaultKind::ClockStep,
         }
     }
 
@@ -207,11 +226,17 @@ impl Fault {
             | Fault::Decommission { node } => vec![*node],
             Fault::Split { side, .. } => side.iter().filter_map(target_node).collect(),
             Fault::OneWay { from, to, .. } => [from, to].into_iter().filter_map(target_node).collect(),
-            Fault::Crash { target, .. } => target_node(target).into_iter().collect(),
+            Fault::Crash { target, .. } | Fault::ClockDrift { target, .. } | Fault::ClockStep { target, .. } => {
+                target_node(target).into_iter().collect()
+            }
             _ => vec![],
         }
     }
 }
+
+/// The most a plan may drift a clock, either way: half speed or one and a half. (The
+/// protocol assumes far less, `clock_drift_max_ppm`; a plan may break that on purpose.)
+pub const DRIFT_PPM_MAX: u64 = 500_000;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FaultEvent {
@@ -274,6 +299,13 @@ impl FaultPlan {
                 if shard.0 >= shard_count {
                     return Err(PlanError(format!(
                         "event {position} names {shard}; this cluster has {shard_count} shards"
+                    )));
+                }
+            }
+            if let Fault::ClockDrift { drift_ppm, .. } = event.fault {
+                if drift_ppm.unsigned_abs() > DRIFT_PPM_MAX {
+                    return Err(PlanError(format!(
+                        "event {position} drifts a clock {drift_ppm} ppm; at most {DRIFT_PPM_MAX} either way"
                     )));
                 }
             }

@@ -31,6 +31,9 @@ pub enum Choice {
     ClientWrite(u16),
     /// The operator decommissions node i.
     Decommission(u16),
+    /// Actor i of [coordinator, nodes...] has its clock set forward or back (an NTP step):
+    /// the index also picks the size, a quarter second to two seconds.
+    ClockStep(u16),
 }
 
 /// Reads choices from fuzzer bytes: three bytes a choice, the first picks the kind (the
@@ -68,6 +71,7 @@ pub fn choice_of(kind: u8, a: u8, b: u8, index: u16) -> Choice {
         54 => Choice::Drop(index),
         55 => Choice::Duplicate(index),
         56 if a < 64 => Choice::AdvanceTime(index % 500),
+        56 if a >= 192 => Choice::ClockStep(index),
         57 if a < 64 => Choice::Crash(index),
         58 | 59 => Choice::Restart(index),
         60 if a < 64 => Choice::ChangeIdentity(index),

@@ -166,6 +166,13 @@ impl Lab {
                 let nodes: Vec<NodeId> = self.world.actors().nodes.keys().copied().collect();
                 Event::Inject { fault: Fault::Decommission { node: nodes[pick(index, nodes.len())?] } }
             }
+            Choice::ClockStep(index) => {
+                let actor = servers[pick(index, servers.len())?];
+                let size = usize::from(index) / servers.len();
+                let by_ms = ((size % 8) as i64 + 1) * 250;
+                let by_ms = if (size / 8) % 2 == 0 { -by_ms } else { by_ms };
+                Event::Inject { fault: Fault::ClockStep { target: target(actor), by_ms } }
+            }
         };
         Some(vec![event])
     }
@@ -188,10 +195,11 @@ impl Lab {
         let mut text = String::new();
         let _ = write!(
             text,
-            "{:?}{:?}{:?}",
+            "{:?}{:?}{:?}{:?}",
             actors.coordinator.actor,
             actors.coordinator.disk.durable(),
-            self.world.blocked()
+            self.world.blocked(),
+            self.world.clocks()
         );
         for (node, slot) in &actors.nodes {
             let _ = write!(text, "{node}{:?}{:?}{}", slot.actor, slot.disk.durable(), slot.address);

@@ -34,7 +34,7 @@ pub const IDENTITY_CHANGE_ABORTS: Invariant = Invariant::safety(
 pub const WRITE_PAUSE_WITHIN_BUDGET: Invariant = Invariant::safety(
     "write_pause_within_budget",
     Family::Migrations,
-    "From the source's fence to the commit, writes pause no longer than the budget.",
+    "From the source's fence to the commit, writes pause no longer than the budget, in true time, whatever the coordinator's clock read (it may drift up to clock_drift_max_ppm and step).",
 );
 
 pub const CHECKER: Checker = Checker {
@@ -274,7 +274,7 @@ pub fn write_pause_within_budget(facts: &Facts, migration: MigrationId, at: Inst
     let pause_ms = at.ms_since(*fenced_at);
     let budget_ms = facts.config.write_pause_budget_ms;
     if pause_ms > budget_ms {
-        return Err(format!("{migration} paused writes {pause_ms} ms, budget {budget_ms} ms"));
+        return Err(format!("{migration} paused writes {pause_ms} ms in true time, budget {budget_ms} ms"));
     }
     Ok(())
 }

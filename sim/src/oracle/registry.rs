@@ -92,7 +92,7 @@ pub fn broken_by(canary: Canary) -> &'static Invariant {
         Canary::IdentityCheckSkipped => &migrations::IDENTITY_CHANGE_ABORTS,
         Canary::EpochNotPersisted => &epochs::EPOCH_MONOTONIC,
         Canary::PhaseShortcut => &migrations::PHASE_ORDER,
-        Canary::PauseBudgetIgnored => &migrations::WRITE_PAUSE_WITHIN_BUDGET,
+        Canary::PauseBudgetIgnored | Canary::PauseOnUncheckedClock => &migrations::WRITE_PAUSE_WITHIN_BUDGET,
         Canary::CapsIgnored => &migrations::MIGRATION_CAPS,
         Canary::DrainingTarget => &control::PLANNER_SOUND,
         Canary::DrainingForgotten => &control::TARGETS_ACCEPTING_MEMBERS,

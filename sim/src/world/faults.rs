@@ -162,6 +162,16 @@ impl World {
                 self.workload.hot_shard = *shard;
                 return Ok(None);
             }
+            Fault::ClockDrift { target, drift_ppm } => {
+                self.clocks.entry(actor_of(*target)).or_default().set_drift(self.now, *drift_ppm);
+                return Ok(None);
+            }
+            Fault::ClockStep { target, by_ms } => {
+                let actor = actor_of(*target);
+                self.clocks.entry(actor).or_default().step(self.now, *by_ms);
+                self.step(actor, shardsim_core::Input::ClockStepped { by_ms: *by_ms }, applied);
+                return Ok(None);
+            }
         };
         Ok(Some(effect))
     }

@@ -5,6 +5,7 @@
 //! when: the madsim cluster (madsim's time, tasks and datagrams), the lab (a chooser), and
 //! a replay of a saved [`Schedule`].
 
+mod clock;
 mod event;
 mod faults;
 mod in_order;
@@ -13,6 +14,7 @@ mod pool;
 mod schedule;
 mod step;
 
+pub use clock::LocalClock;
 pub use event::{Event, FaultId, MessageId, Scheduled};
 pub use faults::ActiveFault;
 pub use in_order::{apply_settled, boot_all, run_in_order};
@@ -116,7 +118,10 @@ pub struct World {
     in_flight: Pool,
     in_flight_max: Option<usize>,
     held: BTreeMap<ActorId, Held>,
+    /// Deadlines as each actor set them: on its own clock.
     timers: BTreeMap<ActorId, TimerTable>,
+    /// Clocks that are not true (an actor without one reads true time).
+    clocks: BTreeMap<ActorId, LocalClock>,
     active: BTreeMap<FaultId, ActiveFault>,
     next_fault: u64,
     blocked: BTreeSet<(ActorId, ActorId)>,
@@ -154,6 +159,7 @@ impl World {
             in_flight_max: config.in_flight_max,
             held: BTreeMap::new(),
             timers: BTreeMap::new(),
+            clocks: BTreeMap::new(),
             active: BTreeMap::new(),
             next_fault: 0,
             blocked: BTreeSet::new(),
@@ -253,23 +259,43 @@ impl World {
         self.violation.take()
     }
 
-    /// The actor's earliest deadline and its timer's name.
+    /// The actor's earliest deadline (in true time) and its timer's name.
     pub fn next_timer(&self, actor: ActorId) -> Option<(Instant, Timer)> {
-        self.timers.get(&actor).and_then(TimerTable::next)
+        let (at, timer) = self.timers.get(&actor).and_then(TimerTable::next)?;
+        Some((self.true_deadline(actor, at), timer))
     }
 
-    /// When `actor`'s `timer` is set to fire, if it is set.
+    /// When (in true time) `actor`'s `timer` is due, if it is set.
     pub fn timer_deadline(&self, actor: ActorId, timer: Timer) -> Option<Instant> {
-        self.timers.get(&actor)?.get(timer)
+        let at = self.timers.get(&actor)?.get(timer)?;
+        Some(self.true_deadline(actor, at))
     }
 
-    /// Every deadline of every actor, in the order they fire: by time, then actor, then
-    /// timer name.
+    /// The clocks that are not true.
+    pub fn clocks(&self) -> &BTreeMap<ActorId, LocalClock> {
+        &self.clocks
+    }
+
+    /// What `actor`'s clock reads now.
+    pub fn local_now(&self, actor: ActorId) -> Instant {
+        self.clocks.get(&actor).map_or(self.now, |clock| clock.local(self.now))
+    }
+
+    /// When a deadline set on `actor`'s clock comes due in true time (at once if its
+    /// clock already reads past it).
+    fn true_deadline(&self, actor: ActorId, local: Instant) -> Instant {
+        self.clocks.get(&actor).map_or(local, |clock| clock.true_time_of(local))
+    }
+
+    /// Every deadline of every actor (in true time), in the order they fire: by time,
+    /// then actor, then timer name.
     pub fn timer_order(&self) -> Vec<(Instant, ActorId, Timer)> {
         let mut order: Vec<(Instant, ActorId, Timer)> = self
             .timers
             .iter()
-            .flat_map(|(actor, table)| table.iter().map(move |(at, timer)| (at, *actor, timer)))
+            .flat_map(|(actor, table)| {
+                table.iter().map(move |(at, timer)| (self.true_deadline(*actor, at), *actor, timer))
+            })
             .collect();
         order.sort();
         order

@@ -12,7 +12,8 @@ impl World {
         if !self.actors.has_slot(actor) || self.actors.is_up(actor) {
             return;
         }
-        let (result, ready) = self.actors.boot(actor, self.now, &mut self.entropy);
+        let now = self.local_now(actor);
+        let (result, ready) = self.actors.boot(actor, now, &mut self.entropy);
         self.finish_step(actor, result, ready, applied);
         for command in self.commands.remove(&actor).unwrap_or_default() {
             self.step(actor, Input::Command(&command), applied);
@@ -31,7 +32,8 @@ impl World {
                 return;
             }
         }
-        let (result, ready) = self.actors.handle(actor, self.now, input, &mut self.entropy);
+        let now = self.local_now(actor);
+        let (result, ready) = self.actors.handle(actor, now, input, &mut self.entropy);
         self.finish_step(actor, result, ready, applied);
     }
 

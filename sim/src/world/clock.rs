@@ -1,0 +1,113 @@
+//! A machine's clock: what `now` its actor reads, given the true simulated time. An
+//! offset, a drift in parts per million, and steps (an NTP step sets the clock forward or
+//! back at once). The actor only ever sees this local time; the oracle judges on true time.
+
+use serde::{Deserialize, Serialize};
+use shardsim_core::Instant;
+
+const PPM: i128 = 1_000_000;
+
+/// Local time as a linear function of true time since an anchor: re-anchored whenever the
+/// drift changes or the clock steps, so each change applies from its moment on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalClock {
+    anchor_true_ms: u64,
+    /// Local time at the anchor; may be negative (a clock set before the epoch reads 0).
+    anchor_local_ms: i64,
+    drift_ppm: i64,
+}
+
+impl LocalClock {
+    /// The local reading at true time `true_now` (never before it: true time only grows).
+    pub fn local(&self, true_now: Instant) -> Instant {
+        Instant(self.local_ms(true_now.as_ms()).max(0) as u64)
+    }
+
+    fn local_ms(&self, true_ms: u64) -> i64 {
+        let since = i128::from(true_ms.saturating_sub(self.anchor_true_ms));
+        let drifted = since + since * i128::from(self.drift_ppm) / PPM;
+        (i128::from(self.anchor_local_ms) + drifted).clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+    }
+
+    /// The earliest true time at or after the anchor when the clock reads `local` or
+    /// more: when a deadline set on this clock comes due.
+    pub fn true_time_of(&self, local: Instant) -> Instant {
+        let ahead = i128::from(local.as_ms()) - i128::from(self.anchor_local_ms);
+        if ahead <= 0 {
+            return Instant(self.anchor_true_ms);
+        }
+        let rate = PPM + i128::from(self.drift_ppm);
+        // About ahead / rate; then exactly the first true millisecond whose reading (the
+        // drift's share rounds toward zero) reaches `local`.
+        let mut since = ((ahead * PPM + rate - 1) / rate).min(i128::from(u64::MAX / 2)) as u64;
+        let reads = |since: u64| self.local_ms(self.anchor_true_ms + since);
+        while reads(since) < local.as_ms() as i64 {
+            since += 1;
+        }
+        while since > 0 && reads(since - 1) >= local.as_ms() as i64 {
+            since -= 1;
+        }
+        Instant(self.anchor_true_ms + since)
+    }
+
+    fn reanchor(&mut self, true_now: Instant) {
+        self.anchor_local_ms = self.local_ms(true_now.as_ms());
+        self.anchor_true_ms = true_now.as_ms();
+    }
+
+    /// From `true_now` on, the clock runs `drift_ppm` fast (or slow, if negative).
+    pub fn set_drift(&mut self, true_now: Instant, drift_ppm: i64) {
+        self.reanchor(true_now);
+        self.drift_ppm = drift_ppm;
+    }
+
+    /// The clock is set `by_ms` forward (or back, if negative) at `true_now`.
+    pub fn step(&mut self, true_now: Instant, by_ms: i64) {
+        self.reanchor(true_now);
+        self.anchor_local_ms = self.anchor_local_ms.saturating_add(by_ms);
+    }
+
+    pub fn drift_ppm(&self) -> i64 {
+        self.drift_ppm
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_perfect_clock_reads_true_time() {
+        let clock = LocalClock::default();
+        assert_eq!(clock.local(Instant(12_345)), Instant(12_345));
+        assert_eq!(clock.true_time_of(Instant(700)), Instant(700));
+    }
+
+    #[test]
+    fn drift_and_steps_apply_from_their_moment_on() {
+        let mut clock = LocalClock::default();
+        clock.set_drift(Instant(1_000), 10_000); // 1 % fast from 1 s on
+        assert_eq!(clock.local(Instant(1_000)), Instant(1_000));
+        assert_eq!(clock.local(Instant(2_000)), Instant(2_010));
+        clock.step(Instant(2_000), -500);
+        assert_eq!(clock.local(Instant(2_000)), Instant(1_510), "an NTP step back");
+        assert_eq!(clock.local(Instant(3_000)), Instant(2_520));
+        clock.step(Instant(3_000), -5_000);
+        assert_eq!(clock.local(Instant(3_000)), Instant(0), "a clock before its epoch reads zero");
+    }
+
+    #[test]
+    fn a_deadline_comes_due_when_the_local_clock_reaches_it() {
+        let mut clock = LocalClock::default();
+        clock.set_drift(Instant(0), -3_000);
+        clock.step(Instant(100), 250);
+        for deadline in [0, 349, 350, 351, 1_000, 7_777, 100_000] {
+            let due = clock.true_time_of(Instant(deadline));
+            assert!(clock.local(due) >= Instant(deadline), "{deadline}: due at {due} reads {}", clock.local(due));
+            if due > Instant(100) {
+                let before = Instant(due.as_ms() - 1);
+                assert!(clock.local(before) < Instant(deadline), "{deadline}: {due} is not the earliest");
+            }
+        }
+    }
+}
