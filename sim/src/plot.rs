@@ -46,7 +46,11 @@ impl PlotData {
                         // Every fault heals here, those without a heal of their own too.
                         data.faults.extend(std::mem::take(&mut open_faults).into_values().map(|start| (start, at_ms)));
                     } else if let Some(fault) = action.strip_prefix("inject ") {
-                        open_faults.insert(fault.to_string(), at_ms);
+                        // A clock step or drift changes a reading, not a window of time:
+                        // shading it to the liveness phase would shade the whole run.
+                        if !fault.starts_with("Clock") {
+                            open_faults.insert(fault.to_string(), at_ms);
+                        }
                     } else if let Some(start) = action.strip_prefix("heal ").and_then(|fault| open_faults.remove(fault))
                     {
                         data.faults.push((start, at_ms));
