@@ -129,10 +129,16 @@ fn least_shard_counts_each_move_before_picking_the_next_source() {
 fn reads_count_in_the_load_score() {
     const READS_ONLY: LoadWeights = LoadWeights { bytes: 0.0, writes_per_s: 0.0, reads_per_s: 1.0, shard_count: 0.0 };
     let mut cluster = view(2, &[1, 2], &[0, 0]);
+    cluster.shards[0].load.reads_per_s = 100;
+    cluster.shards[1].load.reads_per_s = 300;
+    // Normalised by the mean per accepting node: 400 reads/s over 2 nodes is 200 a node.
+    assert_eq!(shardsim_core::planner::shard_scores(&cluster, &READS_ONLY), vec![0.5, 1.5]);
+    // Below the floor (25/s a node) a rate is noise: normalised by the floor instead, so
+    // 10 and 30 reads/s weigh little.
     cluster.shards[0].load.reads_per_s = 10;
     cluster.shards[1].load.reads_per_s = 30;
-    // Normalised by the mean per accepting node: 40 reads/s over 2 nodes is 20 a node.
-    assert_eq!(shardsim_core::planner::shard_scores(&cluster, &READS_ONLY), vec![0.5, 1.5]);
+    assert_eq!(shardsim_core::planner::RATE_FLOOR_PER_NODE_PER_S, 25);
+    assert_eq!(shardsim_core::planner::shard_scores(&cluster, &READS_ONLY), vec![0.4, 1.2]);
 }
 
 #[test]

@@ -7,9 +7,17 @@ use crate::ids::{NodeId, ShardId};
 use crate::load::ClusterView;
 use std::collections::{BTreeMap, BTreeSet};
 
+/// Rates are normalised by at least this many operations per second per node: below it,
+/// a node's rate is mostly which load window a write fell in (one write in a half-second
+/// window reads 2/s), and a planner that chased those differences would move a shard
+/// every tick in a nearly idle cluster (CockroachDB's allocator has the same floor, as
+/// its minimum QPS for a rebalance).
+pub const RATE_FLOOR_PER_NODE_PER_S: u64 = 25;
+
 /// Each shard's contribution to its owner's score. Every term is normalised by the
-/// cluster's mean per accepting node, so the weights compare unlike units; a node's score
-/// is the sum of its shards' scores, which makes a planned move's effect exact.
+/// cluster's mean per accepting node (rates by at least [`RATE_FLOOR_PER_NODE_PER_S`]),
+/// so the weights compare unlike units; a node's score is the sum of its shards' scores,
+/// which makes a planned move's effect exact.
 pub fn shard_scores(view: &ClusterView, weights: &LoadWeights) -> Vec<f64> {
     let nodes = view.nodes.iter().filter(|node| node.accepts_shards).count().max(1) as f64;
     let (mut bytes, mut writes, mut reads) = (0u64, 0u64, 0u64);
@@ -26,8 +34,9 @@ pub fn shard_scores(view: &ClusterView, weights: &LoadWeights) -> Vec<f64> {
         }
     };
     let byte_unit = per_unit(bytes, weights.bytes);
-    let write_unit = per_unit(writes, weights.writes_per_s);
-    let read_unit = per_unit(reads, weights.reads_per_s);
+    let rate_floor = RATE_FLOOR_PER_NODE_PER_S * nodes as u64;
+    let write_unit = per_unit(writes.max(rate_floor), weights.writes_per_s);
+    let read_unit = per_unit(reads.max(rate_floor), weights.reads_per_s);
     let count_unit = per_unit(view.shards.len() as u64, weights.shard_count);
     view.shards
         .iter()

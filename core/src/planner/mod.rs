@@ -12,7 +12,7 @@ mod load_based;
 pub use budget::MoveBudget;
 pub use drain::plan_drain;
 pub use least_shard::{allocate_least_shard, plan_least_shard};
-pub use load_based::{plan_load_based, shard_scores};
+pub use load_based::{plan_load_based, shard_scores, RATE_FLOOR_PER_NODE_PER_S};
 
 use crate::canary::Canary;
 use crate::config::{PlannerKind, ProtocolConfig};

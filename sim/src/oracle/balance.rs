@@ -3,16 +3,19 @@
 
 use shardsim_core::config::LoadWeights;
 use shardsim_core::load::ShardLoad;
+use shardsim_core::planner::RATE_FLOOR_PER_NODE_PER_S;
 
 /// Each shard's score: every term normalised by the cluster's mean per accepting node, so
-/// that unlike units compare; a node's score is the sum of its shards'.
+/// that unlike units compare, rates by no less than the design's floor per node (below it
+/// a rate is noise); a node's score is the sum of its shards'.
 pub fn shard_scores(loads: &[ShardLoad], accepting_nodes: usize, weights: &LoadWeights) -> Vec<f64> {
     let nodes = accepting_nodes.max(1) as f64;
     let total = |field: fn(&ShardLoad) -> u64| loads.iter().map(field).sum::<u64>();
     let unit = |total: u64, weight: f64| if total == 0 { 0.0 } else { weight * nodes / total as f64 };
+    let rate_floor = RATE_FLOOR_PER_NODE_PER_S * accepting_nodes.max(1) as u64;
     let byte_unit = unit(total(|load| load.bytes), weights.bytes);
-    let write_unit = unit(total(|load| load.writes_per_s), weights.writes_per_s);
-    let read_unit = unit(total(|load| load.reads_per_s), weights.reads_per_s);
+    let write_unit = unit(total(|load| load.writes_per_s).max(rate_floor), weights.writes_per_s);
+    let read_unit = unit(total(|load| load.reads_per_s).max(rate_floor), weights.reads_per_s);
     let count_unit = unit(loads.len() as u64, weights.shard_count);
     loads
         .iter()
