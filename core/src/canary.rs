@@ -61,10 +61,13 @@ pub enum Canary {
     /// The coordinator times the write pause on its clock as it reads: a step of its
     /// clock back does not abort the cut-over, and the budget is not shrunk by the drift.
     PauseOnUncheckedClock,
+    /// A data node reads its stored records without checking their checksums: a torn or
+    /// flipped record is served as if it were what was written.
+    ChecksumsIgnored,
 }
 
 impl Canary {
-    pub const ALL: [Canary; 21] = [
+    pub const ALL: [Canary; 22] = [
         Canary::TrackerNotPersisted,
         Canary::AckBeforeDurable,
         Canary::UnfenceOnTimeout,
@@ -86,6 +89,7 @@ impl Canary {
         Canary::EntityStateNotReplayed,
         Canary::EmptyNodesIgnored,
         Canary::PauseOnUncheckedClock,
+        Canary::ChecksumsIgnored,
     ];
 
     pub fn name(self) -> &'static str {
@@ -111,6 +115,7 @@ impl Canary {
             Canary::EntityStateNotReplayed => "entity-state-not-replayed",
             Canary::EmptyNodesIgnored => "empty-nodes-ignored",
             Canary::PauseOnUncheckedClock => "pause-on-unchecked-clock",
+            Canary::ChecksumsIgnored => "checksums-ignored",
         }
     }
 
@@ -143,6 +148,7 @@ impl Canary {
             Canary::PauseOnUncheckedClock => {
                 "the write pause is timed on the coordinator's clock as it reads: steps back and drift are ignored"
             }
+            Canary::ChecksumsIgnored => "data nodes read stored records without checking their checksums",
         }
     }
 }

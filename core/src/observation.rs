@@ -188,6 +188,21 @@ pub enum Observation {
     InputRejected {
         reason: String,
     },
+
+    // data node, at boot: what its checksums found
+    /// The last record of a shard's log did not check out: a write torn by a crash,
+    /// never synced and so never acked. It is dropped and the log ends before it.
+    LogTailTruncated {
+        shard: ShardId,
+        index: LogIndex,
+        detail: String,
+    },
+    /// A record of a shard's log (not its last) or its metadata did not check out: the
+    /// node refuses the shard rather than serve what it cannot vouch for.
+    ShardRefused {
+        shard: ShardId,
+        detail: String,
+    },
 }
 
 impl Observation {
@@ -222,6 +237,8 @@ impl Observation {
             Observation::ClientAcked { .. } => "ClientAcked",
             Observation::ClientGaveUp { .. } => "ClientGaveUp",
             Observation::InputRejected { .. } => "InputRejected",
+            Observation::LogTailTruncated { .. } => "LogTailTruncated",
+            Observation::ShardRefused { .. } => "ShardRefused",
         }
     }
 }

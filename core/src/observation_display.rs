@@ -90,6 +90,8 @@ impl fmt::Display for Observation {
             ClientAcked { write_id, shard, index } => write!(f, "client got ack w {write_id} {shard} at {index}"),
             ClientGaveUp { write_id, shard } => write!(f, "client gave up w {write_id} {shard}"),
             InputRejected { reason } => write!(f, "rejected: {reason}"),
+            LogTailTruncated { shard, index, detail } => write!(f, "{shard} torn tail at {index} dropped: {detail}"),
+            ShardRefused { shard, detail } => write!(f, "{shard} refused: corrupt on disk: {detail}"),
         }
     }
 }

@@ -80,15 +80,68 @@ impl fmt::Display for CorruptRecord {
 
 impl std::error::Error for CorruptRecord {}
 
+/// Bytes of the CRC-32 every stored record ends in.
+pub const CHECKSUM_BYTES: usize = 4;
+
+/// A record as stored: its postcard encoding, then a CRC-32 of that encoding (little
+/// endian), so that a torn write or a flipped bit is found when the record is read.
 pub fn encode_record<T: Serialize>(record: &T) -> Bytes {
     // Our own record types always serialize; a failure is a programming error.
-    Bytes::from(postcard::to_allocvec(record).expect("records serialize"))
+    let mut bytes = postcard::to_allocvec(record).expect("records serialize");
+    let checksum = crc32fast::hash(&bytes);
+    bytes.extend_from_slice(&checksum.to_le_bytes());
+    Bytes::from(bytes)
+}
+
+/// The record's encoding, once its checksum matches.
+pub fn checked_body(key: StorageKey, value: &[u8]) -> Result<&[u8], CorruptRecord> {
+    let corrupt = |detail: String| CorruptRecord { key, detail };
+    let Some(split) = value.len().checked_sub(CHECKSUM_BYTES) else {
+        return Err(corrupt(format!("{} bytes: shorter than a checksum", value.len())));
+    };
+    let (body, stored) = value.split_at(split);
+    let stored = u32::from_le_bytes(stored.try_into().expect("four bytes"));
+    let computed = crc32fast::hash(body);
+    if stored != computed {
+        return Err(corrupt(format!("checksum {stored:08x} stored, {computed:08x} computed")));
+    }
+    Ok(body)
+}
+
+/// The record's encoding without looking at its checksum (only the
+/// `ChecksumsIgnored` canary reads records this way).
+pub fn unchecked_body(value: &[u8]) -> &[u8] {
+    &value[..value.len().saturating_sub(CHECKSUM_BYTES)]
 }
 
 pub fn decode_record<T: DeserializeOwned>(key: StorageKey, value: &[u8]) -> Result<T, CorruptRecord> {
-    postcard::from_bytes(value).map_err(|error| CorruptRecord { key, detail: error.to_string() })
+    decode_body(key, checked_body(key, value)?)
+}
+
+pub fn decode_body<T: DeserializeOwned>(key: StorageKey, body: &[u8]) -> Result<T, CorruptRecord> {
+    postcard::from_bytes(body).map_err(|error| CorruptRecord { key, detail: error.to_string() })
 }
 
 pub fn put<T: Serialize>(key: StorageKey, record: &T) -> StorageOp {
     StorageOp::Put { key, value: encode_record(record) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_reads_back_only_while_its_checksum_matches() {
+        let key = StorageKey::NodeMeta;
+        let stored = encode_record(&(7u64, "seven"));
+        assert_eq!(decode_record::<(u64, String)>(key, &stored), Ok((7, "seven".to_string())));
+        let mut flipped = stored.to_vec();
+        flipped[1] ^= 0x04;
+        let error = decode_record::<(u64, String)>(key, &flipped).expect_err("a flipped bit");
+        assert!(error.detail.contains("checksum"), "{error}");
+        let torn = &stored[..stored.len() / 2];
+        assert!(decode_record::<(u64, String)>(key, torn).is_err());
+        assert!(decode_record::<(u64, String)>(key, &[1, 2]).expect_err("too short").detail.contains("shorter"));
+        assert_eq!(unchecked_body(&flipped).len(), stored.len() - CHECKSUM_BYTES);
+    }
 }

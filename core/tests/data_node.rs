@@ -208,10 +208,79 @@ fn messages_for_an_earlier_life_and_corrupt_disks_are_refused() {
     assert!(matches!(stale, Err(InputError::Stale(_))));
     assert!(probe.actor.shard(ShardId(3)).is_none());
 
-    probe.disk.insert(StorageKey::ShardMeta(ShardId(0)), Bytes::from_static(&[0xff, 0xff, 0xff]));
+    // Without its own incarnation the node cannot boot as anyone: a typed error, no panic.
+    probe.disk.insert(StorageKey::NodeMeta, Bytes::from_static(&[0xff, 0xff, 0xff]));
     let disk = probe.disk.clone();
     let result = probe.input(Input::Boot { disk: &disk, address: node_address(1) });
     assert!(matches!(result, Err(InputError::CorruptDisk(_))));
+}
+
+/// A node holding shard 0 with three acked entries, its disk as it left it.
+fn node_with_three_entries() -> Probe<DataNode> {
+    let mut probe = node_with_shard();
+    for sequence in 1..=3 {
+        probe.deliver(client_identity(1), write(0, 1, sequence)).unwrap();
+    }
+    probe
+}
+
+fn damage(probe: &mut Probe<DataNode>, index: u64) {
+    let key = StorageKey::LogEntry(ShardId(0), LogIndex(index));
+    let mut bytes = probe.disk[&key].to_vec();
+    let last = bytes.len() - 1;
+    bytes[last / 2] ^= 0x10;
+    probe.disk.insert(key, Bytes::from(bytes));
+}
+
+fn boot_observations(probe: &mut Probe<DataNode>) -> (Vec<Observation>, Vec<StorageOp>) {
+    let outputs = probe.reboot();
+    (observed(&outputs), outputs.persists)
+}
+
+#[test]
+fn a_torn_last_entry_is_dropped_and_the_shard_served_without_it() {
+    let mut probe = node_with_three_entries();
+    damage(&mut probe, 3);
+    let (observations, persists) = boot_observations(&mut probe);
+    assert!(observations.iter().any(|observation| matches!(
+        observation,
+        Observation::LogTailTruncated { shard: ShardId(0), index: LogIndex(3), .. }
+    )));
+    assert!(persists.contains(&StorageOp::Delete { key: StorageKey::LogEntry(ShardId(0), LogIndex(3)) }));
+    assert_eq!(probe.actor.shard(ShardId(0)).expect("still held").log.last_index(), LogIndex(2));
+}
+
+#[test]
+fn a_corrupt_entry_before_the_last_refuses_the_shard() {
+    let mut probe = node_with_three_entries();
+    damage(&mut probe, 2);
+    let (observations, _) = boot_observations(&mut probe);
+    assert!(observations
+        .iter()
+        .any(|observation| matches!(observation, Observation::ShardRefused { shard: ShardId(0), .. })));
+    assert!(probe.actor.shard(ShardId(0)).is_none(), "neither served nor reported");
+    let refused = probe.deliver(client_identity(1), write(0, 1, 9));
+    assert!(refused
+        .is_ok_and(|outputs| !messages(&outputs).iter().any(|message| matches!(message, Message::WriteAck { .. }))));
+}
+
+#[test]
+fn the_checksums_ignored_canary_serves_a_damaged_entry() {
+    let config = ProtocolConfig { canaries: vec![canary::Canary::ChecksumsIgnored], ..ProtocolConfig::default() };
+    let (mut probe, _) = Probe::boot(DataNode::new(NodeId(1), config), node_address(1));
+    probe.deliver(coordinator_identity(), Message::AssignShard { shard: ShardId(0), epoch: Epoch(1) }).unwrap();
+    for sequence in 1..=3 {
+        probe.deliver(client_identity(1), write(0, 1, sequence)).unwrap();
+    }
+    let meant = probe.actor.shard(ShardId(0)).unwrap().log.entries()[2].clone();
+    let key = StorageKey::LogEntry(ShardId(0), LogIndex(3));
+    let mut bytes = probe.disk[&key].to_vec();
+    let payload_byte = bytes.len() - storage::CHECKSUM_BYTES - 1;
+    bytes[payload_byte] ^= 0x01;
+    probe.disk.insert(key, Bytes::from(bytes));
+    probe.reboot();
+    let served = &probe.actor.shard(ShardId(0)).expect("held").log.entries()[2];
+    assert_ne!(*served, meant, "the flipped payload is served as if written");
 }
 
 #[test]

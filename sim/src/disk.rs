@@ -1,7 +1,9 @@
 //! A simulated disk: what is durable survives a crash; what is only in the page cache is
-//! lost with it. A sync (fsync) moves the cache to the durable image, in order.
+//! lost with it. A sync (fsync) moves the cache to the durable image, in order. A crash
+//! can also tear the write in progress, as on a real disk.
 
-use shardsim_core::storage::{apply, DiskImage, StorageOp};
+use bytes::Bytes;
+use shardsim_core::storage::{apply, DiskImage, StorageKey, StorageOp};
 
 #[derive(Clone, Debug, Default)]
 pub struct SimDisk {
@@ -37,13 +39,39 @@ impl SimDisk {
     pub fn crash(&mut self) {
         self.cache.clear();
     }
+
+    /// Whether the page cache's last write is a log entry: what a torn crash tears.
+    pub fn tears_a_log_entry(&self) -> bool {
+        matches!(self.cache.last(), Some(StorageOp::Put { key: StorageKey::LogEntry(..), .. }))
+    }
+
+    /// A crash in the middle of writing back the page cache, when its last write is a log
+    /// entry: what came before it reached the disk whole, the entry itself only its first
+    /// half (the rest of its sectors read zero), and nothing after. Returns the torn key
+    /// and the bytes it was meant to hold; `None` (a plain crash) otherwise.
+    pub fn crash_torn(&mut self) -> Option<(StorageKey, Bytes)> {
+        if !self.tears_a_log_entry() {
+            self.crash();
+            return None;
+        }
+        let mut ops: Vec<StorageOp> = self.cache.drain(..).collect();
+        let StorageOp::Put { key, value } = ops.pop().expect("the last op") else { unreachable!("found a put") };
+        for op in &ops {
+            apply(&mut self.durable, op);
+        }
+        let mut torn = value.to_vec();
+        let half = torn.len() / 2;
+        torn[half..].fill(0);
+        self.durable.insert(key, Bytes::from(torn));
+        Some((key, value))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
-    use shardsim_core::storage::StorageKey;
+    use shardsim_core::storage::{checked_body, put};
+    use shardsim_core::{LogIndex, ShardId};
 
     #[test]
     fn a_crash_loses_what_was_not_synced_and_keeps_what_was() {
@@ -55,5 +83,30 @@ mod tests {
         disk.crash();
         assert_eq!(disk.durable().get(&StorageKey::NodeMeta).map(|value| &value[..]), Some(&b"synced"[..]));
         assert!(!disk.has_unsynced());
+    }
+
+    fn entry(index: u64) -> StorageOp {
+        put(StorageKey::LogEntry(ShardId(1), LogIndex(index)), &(index, "payload of the entry"))
+    }
+
+    #[test]
+    fn a_torn_crash_keeps_what_came_before_and_half_of_the_last_entry() {
+        let mut disk = SimDisk::new();
+        disk.write(entry(1));
+        disk.write(entry(2));
+        let (key, meant) = disk.crash_torn().expect("the last write is a log entry");
+        assert_eq!(key, StorageKey::LogEntry(ShardId(1), LogIndex(2)));
+        assert!(checked_body(
+            StorageKey::LogEntry(ShardId(1), LogIndex(1)),
+            &disk.durable()[&StorageKey::LogEntry(ShardId(1), LogIndex(1))]
+        )
+        .is_ok());
+        let torn = &disk.durable()[&key];
+        assert_eq!(torn.len(), meant.len());
+        assert!(checked_body(key, torn).is_err(), "the checksum finds the tear");
+        assert!(!disk.has_unsynced());
+        disk.write(StorageOp::Delete { key });
+        assert_eq!(disk.crash_torn(), None, "a last write that is no log entry: a plain crash");
+        assert!(disk.durable().contains_key(&key));
     }
 }

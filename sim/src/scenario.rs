@@ -18,10 +18,11 @@ pub enum ScenarioName {
     Membership,
     Chaos,
     Clocks,
+    Disks,
 }
 
 impl ScenarioName {
-    pub const ALL: [ScenarioName; 8] = [
+    pub const ALL: [ScenarioName; 9] = [
         ScenarioName::Swarm,
         ScenarioName::Calm,
         ScenarioName::Partitions,
@@ -30,6 +31,7 @@ impl ScenarioName {
         ScenarioName::Membership,
         ScenarioName::Chaos,
         ScenarioName::Clocks,
+        ScenarioName::Disks,
     ];
     /// What `run` and `sweep` use when no `--scenario` is given.
     pub const DEFAULT: ScenarioName = ScenarioName::Swarm;
@@ -44,6 +46,7 @@ impl ScenarioName {
             ScenarioName::Membership => "membership",
             ScenarioName::Chaos => "chaos",
             ScenarioName::Clocks => "clocks",
+            ScenarioName::Disks => "disks",
         }
     }
 }
@@ -127,6 +130,12 @@ impl Scenario {
                 ("nodes join and are decommissioned and drained", vec![Join, Decommission, HotSpot], false, 1.0)
             }
             ScenarioName::Chaos => ("every fault kind on, often and long", FaultKind::ALL.to_vec(), false, 1.6),
+            ScenarioName::Disks => (
+                "writes torn by crashes before their fsync (checksums find them at the next boot); crashes and restarts",
+                vec![TornWrite, CrashNode, Restart, HotSpot],
+                false,
+                1.0,
+            ),
             ScenarioName::Clocks => (
                 "every machine's clock off by an offset and drifting; NTP steps forward and back; slow and lossy links; coordinator crashes",
                 vec![ClockDrift, ClockStep, CrashCoordinator, Delay, Loss, HotSpot],

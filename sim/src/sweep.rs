@@ -150,6 +150,11 @@ pub struct SweepReport {
     pub convergence: SweepConvergence,
     /// Coverage events no run reached: paths this sweep did not test.
     pub coverage_never_reached: Vec<String>,
+    /// Faults injected and skipped, by kind, summed over runs: what the sweep hit how often.
+    #[serde(default)]
+    pub faults_injected: BTreeMap<String, u64>,
+    #[serde(default)]
+    pub faults_skipped: BTreeMap<String, u64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -166,6 +171,8 @@ struct Tally {
     coverage: BTreeMap<String, u64>,
     convergence: SweepConvergence,
     balanced_runs: u64,
+    faults_injected: BTreeMap<String, u64>,
+    faults_skipped: BTreeMap<String, u64>,
 }
 
 impl Tally {
@@ -186,6 +193,14 @@ impl Tally {
         }
         for (event, count) in &report.summary.coverage {
             *self.coverage.entry(event.clone()).or_default() += count;
+        }
+        for (totals, counts) in [
+            (&mut self.faults_injected, &report.summary.faults_injected),
+            (&mut self.faults_skipped, &report.summary.faults_skipped),
+        ] {
+            for (kind, count) in counts {
+                *totals.entry(kind.clone()).or_default() += count;
+            }
         }
     }
 
@@ -306,6 +321,8 @@ pub fn sweep(options: &SweepOptions, mut on_report: impl FnMut(&Report)) -> Swee
         knob_spread: tally.knob_spread,
         coverage: tally.coverage,
         convergence: tally.convergence,
+        faults_injected: tally.faults_injected,
+        faults_skipped: tally.faults_skipped,
     }
 }
 

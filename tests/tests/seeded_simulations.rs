@@ -64,3 +64,8 @@ fn chaos_seeds_pass() {
 fn clock_seeds_pass() {
     all_seeds_pass(ScenarioName::Clocks);
 }
+
+#[test]
+fn disk_seeds_pass() {
+    all_seeds_pass(ScenarioName::Disks);
+}

@@ -1,12 +1,15 @@
 //! A data node's boot: a new incarnation, and its shards rebuilt from disk.
 
 use super::{DataNode, ShardState};
+use crate::canary::Canary;
 use crate::effects::Outbox;
 use crate::ids::{ActorId, Address, Incarnation, Instant, PeerIdentity, ShardId};
 use crate::input::InputError;
 use crate::log::LogEntry;
 use crate::observation::Observation;
-use crate::storage::{decode_record, put, CorruptRecord, DiskImage, StorageKey};
+use crate::storage::{
+    checked_body, decode_body, decode_record, put, unchecked_body, CorruptRecord, DiskImage, StorageKey, StorageOp,
+};
 use crate::timer::Timer;
 use crate::wire::ShardRole;
 use serde::{Deserialize, Serialize};
@@ -32,9 +35,29 @@ pub(crate) fn next_incarnation(
     Ok(incarnation)
 }
 
+/// Whether `index` is the last entry of `shard`'s log on `disk`.
+fn is_last_entry(disk: &DiskImage, shard: ShardId, index: crate::ids::LogIndex) -> bool {
+    use std::ops::Bound::{Excluded, Unbounded};
+    let next = disk.range((Excluded(StorageKey::LogEntry(shard, index)), Unbounded)).next();
+    !matches!(next, Some((StorageKey::LogEntry(next_shard, _), _)) if *next_shard == shard)
+}
+
 impl DataNode {
+    /// Decodes a stored record after checking its checksum (unless the
+    /// `ChecksumsIgnored` canary is on).
+    fn read_record<T: serde::de::DeserializeOwned>(&self, key: StorageKey, value: &[u8]) -> Result<T, CorruptRecord> {
+        let body = match self.config.has_canary(Canary::ChecksumsIgnored) {
+            true => unchecked_body(value),
+            false => checked_body(key, value)?,
+        };
+        decode_body(key, body)
+    }
+
     /// Shard metadata sorts before log entries, so every entry finds its shard. Entries
     /// of a shard without metadata are leftovers of an interrupted drop and are skipped.
+    /// Every record's checksum is checked: a bad last entry of a log is a torn write
+    /// (never synced, never acked) and is dropped; any other bad record refuses its
+    /// shard, which is then neither served nor reported.
     pub(super) fn boot(
         &mut self,
         now: Instant,
@@ -43,23 +66,48 @@ impl DataNode {
         out: &mut Outbox,
     ) -> Result<(), InputError> {
         let mut shards: BTreeMap<ShardId, ShardState> = BTreeMap::new();
+        let mut refused: BTreeMap<ShardId, String> = BTreeMap::new();
         for (key, value) in disk {
             match *key {
-                StorageKey::ShardMeta(shard) => {
-                    shards.insert(shard, ShardState::new(decode_record::<ShardRole>(*key, value)?));
-                }
+                StorageKey::ShardMeta(shard) => match self.read_record::<ShardRole>(*key, value) {
+                    Ok(role) => {
+                        shards.insert(shard, ShardState::new(role));
+                    }
+                    Err(corrupt) => {
+                        refused.insert(shard, corrupt.to_string());
+                    }
+                },
                 StorageKey::LogEntry(shard, index) => {
-                    let Some(state) = shards.get_mut(&shard) else {
+                    let Some(state) = shards.get_mut(&shard).filter(|_| !refused.contains_key(&shard)) else {
                         continue;
                     };
                     if index != state.log.last_index().next() {
                         let detail = format!("log of {shard} jumps from {} to {index}", state.log.last_index());
-                        return Err(CorruptRecord { key: *key, detail }.into());
+                        refused.insert(shard, detail);
+                        continue;
                     }
-                    state.log.append(decode_record::<LogEntry>(*key, value)?);
+                    match self.read_record::<LogEntry>(*key, value) {
+                        Ok(entry) => {
+                            state.log.append(entry);
+                        }
+                        Err(corrupt) if is_last_entry(disk, shard, index) => {
+                            out.persist(StorageOp::Delete { key: *key });
+                            let detail = corrupt.detail;
+                            tracing::warn!(%shard, %index, %detail, "torn log tail dropped");
+                            out.observe(Observation::LogTailTruncated { shard, index, detail });
+                        }
+                        Err(corrupt) => {
+                            refused.insert(shard, corrupt.to_string());
+                        }
+                    }
                 }
                 _ => {}
             }
+        }
+        for (shard, detail) in refused {
+            shards.remove(&shard);
+            tracing::warn!(%shard, %detail, "shard refused: corrupt on disk");
+            out.observe(Observation::ShardRefused { shard, detail });
         }
         let mut boot_out = Outbox::new();
         let incarnation = next_incarnation(disk, StorageKey::NodeMeta, &mut boot_out)?;

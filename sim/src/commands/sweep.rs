@@ -67,6 +67,13 @@ pub fn sweep(args: SweepArgs) -> i32 {
     );
     print!("{}", render_signatures(&report.signatures));
     println!("convergence: {}", report.convergence);
+    let counts = |counts: &std::collections::BTreeMap<String, u64>| -> String {
+        counts.iter().map(|(kind, count)| format!("{kind}={count}")).collect::<Vec<_>>().join(" ")
+    };
+    println!("faults injected: {}", counts(&report.faults_injected));
+    if !report.faults_skipped.is_empty() {
+        println!("faults skipped:  {}", counts(&report.faults_skipped));
+    }
     print!("{}", render_sweep_knobs_and_coverage(&report));
     if let Some(path) = &args.report {
         if let Err(code) = write_json(path, &report, "report file") {

@@ -26,10 +26,11 @@ pub enum FaultKind {
     HotSpot,
     ClockDrift,
     ClockStep,
+    TornWrite,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 16] = [
+    pub const ALL: [FaultKind; 17] = [
         FaultKind::Isolate,
         FaultKind::Split,
         FaultKind::OneWay,
@@ -46,6 +47,7 @@ impl FaultKind {
         FaultKind::HotSpot,
         FaultKind::ClockDrift,
         FaultKind::ClockStep,
+        FaultKind::TornWrite,
     ];
 
     /// The kind's name in reports, plans and coverage (as serde spells it).
@@ -67,6 +69,7 @@ impl FaultKind {
             FaultKind::HotSpot => "hot_spot",
             FaultKind::ClockDrift => "clock_drift",
             FaultKind::ClockStep => "clock_step",
+            FaultKind::TornWrite => "torn_write",
         }
     }
 }
@@ -158,6 +161,11 @@ pub enum Fault {
         target: Target,
         by_ms: i64,
     },
+    /// The node crashes the next time it writes a log entry, before the fsync: the entry
+    /// reaches its disk torn (half of it), and the node restarts.
+    TornWrite {
+        node: NodeId,
+    },
 }
 
 impl Fault {
@@ -179,6 +187,7 @@ impl Fault {
             Fault::HotSpot { .. } => FaultKind::HotSpot,
             Fault::ClockDrift { .. } => FaultKind::ClockDrift,
             Fault::ClockStep { .. } => FaultKind::ClockStep,
+            Fault::TornWrite { .. } => FaultKind::TornWrite,
         }
     }
 
@@ -223,7 +232,8 @@ impl Fault {
             | Fault::Restart { node }
             | Fault::Replace { node }
             | Fault::Join { node }
-            | Fault::Decommission { node } => vec![*node],
+            | Fault::Decommission { node }
+            | Fault::TornWrite { node } => vec![*node],
             Fault::Split { side, .. } => side.iter().filter_map(target_node).collect(),
             Fault::OneWay { from, to, .. } => [from, to].into_iter().filter_map(target_node).collect(),
             Fault::Crash { target, .. } | Fault::ClockDrift { target, .. } | Fault::ClockStep { target, .. } => {

@@ -61,7 +61,9 @@ pub fn shard_of(observation: &Observation) -> Option<ShardId> {
         | ClientGaveUp { shard, .. }
         | EntityStarted { shard, .. }
         | EntityStopped { shard, .. }
-        | FateAnswered { shard, .. } => Some(*shard),
+        | FateAnswered { shard, .. }
+        | LogTailTruncated { shard, .. }
+        | ShardRefused { shard, .. } => Some(*shard),
         NodeBooted { .. }
         | CoordinatorBooted { .. }
         | MemberChanged { .. }

@@ -68,6 +68,9 @@ pub struct Facts {
     pub node_epochs: BTreeMap<(NodeId, ShardId), Epoch>,
     pub route_epochs: BTreeMap<ShardId, Epoch>,
     pub liveness_started_at: Option<Instant>,
+    /// Records the nemesis tore or flipped on a node's disk, with what they were meant to
+    /// hold, until the node's next boot reads them back.
+    pub damaged_records: BTreeMap<NodeId, Vec<(shardsim_core::storage::StorageKey, bytes::Bytes)>>,
     pub moves_since_liveness: BTreeMap<ShardId, u32>,
     pub last_ack_at: BTreeMap<ShardId, Instant>,
     pub counters: Counters,

@@ -6,6 +6,7 @@ mod balance;
 mod control;
 pub mod convergence;
 pub mod coverage;
+mod disks;
 mod entities;
 mod epochs;
 mod evidence;
@@ -27,6 +28,7 @@ pub use registry::{Family, Invariant};
 /// Every invariant by its constant, whichever family's module declares it.
 pub mod invariants {
     pub use super::control::{PLANNER_SOUND, REBALANCE_GATES_RESPECTED, TARGETS_ACCEPTING_MEMBERS};
+    pub use super::disks::NO_SILENT_CORRUPTION;
     pub use super::entities::{ENTITY_SINGLE_HOME, ENTITY_STATE_CONTINUOUS};
     pub use super::epochs::EPOCH_MONOTONIC;
     pub use super::liveness::{CONVERGENCE, NO_THRASHING};
@@ -152,6 +154,16 @@ impl Oracle {
     /// The nemesis acted: kept for the evidence, so a violation shows the faults around it.
     pub fn note_nemesis(&mut self, at: Instant, action: &str) {
         self.evidence.nemesis(at, action);
+    }
+
+    /// The nemesis damaged a stored record of `node` (see [`disks`]).
+    pub fn note_damaged_record(
+        &mut self,
+        node: shardsim_core::NodeId,
+        key: shardsim_core::storage::StorageKey,
+        meant: bytes::Bytes,
+    ) {
+        self.facts.damaged_records.entry(node).or_default().push((key, meant));
     }
 
     /// A fault began (for coverage: which migrations lived through which faults).

@@ -5,7 +5,7 @@
 
 use super::facts::{Facts, Moment};
 use super::state::ClusterState;
-use super::{control, entities, epochs, liveness, migrations, writes, Check, ViolationClass};
+use super::{control, disks, entities, epochs, liveness, migrations, writes, Check, ViolationClass};
 use serde::Serialize;
 use shardsim_core::canary::Canary;
 use shardsim_core::{NodeId, Observation};
@@ -16,6 +16,7 @@ use std::fmt::Write as _;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Family {
+    Disks,
     Writes,
     Migrations,
     Epochs,
@@ -60,7 +61,9 @@ pub struct Checker {
 pub fn no_step_checks(_: &mut Facts, _: NodeId, _: &dyn ClusterState, _: &mut Checks) {}
 
 /// Every checker, in the order they see each observation.
-pub static CHECKERS: [&Checker; 6] = [
+pub static CHECKERS: [&Checker; 7] = [
+    // First: a node serving a damaged record breaks the other rules too, and this names why.
+    &disks::CHECKER,
     &migrations::CHECKER,
     &writes::CHECKER,
     &epochs::CHECKER,
@@ -102,6 +105,7 @@ pub fn broken_by(canary: Canary) -> &'static Invariant {
         Canary::SealBeforeHandoff => &entities::ENTITY_SINGLE_HOME,
         Canary::EntityStateNotReplayed => &entities::ENTITY_STATE_CONTINUOUS,
         Canary::EmptyNodesIgnored => &liveness::CONVERGENCE,
+        Canary::ChecksumsIgnored => &disks::NO_SILENT_CORRUPTION,
     }
 }
 

@@ -3,9 +3,9 @@
 
 use super::*;
 use bytes::Bytes;
-use shardsim_core::log::Digest;
+use shardsim_core::log::{Digest, LogEntry};
 use shardsim_core::phase::{AbortReason, Phase};
-use shardsim_core::storage::{apply, DiskImage};
+use shardsim_core::storage::{apply, DiskImage, StorageKey};
 use shardsim_core::wire::{self, Envelope, Message, PROTOCOL_VERSION};
 use shardsim_core::*;
 use std::collections::BTreeMap;
@@ -383,4 +383,24 @@ fn no_thrashing_fails_when_a_shard_keeps_moving_after_the_heal() {
 fn convergence_is_unmet_without_a_coordinator() {
     let oracle = oracle();
     assert_eq!(oracle.liveness_unmet(&FakeCluster::default()), vec!["the coordinator is down".to_string()]);
+}
+
+#[test]
+fn no_silent_corruption_fails_when_a_node_serves_a_record_its_disk_damaged() {
+    let mut cluster = FakeCluster::default();
+    cluster.add_node(1, &[assign(0), write(1)]);
+    let booted = Observation::NodeBooted { node: NodeId(1), identity: identity(1, 2) };
+    let key = StorageKey::LogEntry(ShardId(0), LogIndex(1));
+    let held = cluster.nodes[&NodeId(1)].shard(ShardId(0)).expect("assigned").log.entries()[0].clone();
+    // What was meant is what it holds: served whole.
+    let mut whole = oracle();
+    whole.note_damaged_record(NodeId(1), key, shardsim_core::storage::encode_record(&held));
+    feed(&mut whole, &cluster, &[(N1, booted.clone())]).unwrap();
+    // What was meant differs from what it holds: a damaged record served.
+    let meant = LogEntry { payload: Bytes::from_static(b"w"), ..held };
+    let mut damaged = oracle();
+    damaged.note_damaged_record(NodeId(1), key, shardsim_core::storage::encode_record(&meant));
+    broken(feed(&mut damaged, &cluster, &[(N1, booted.clone())]), &crate::oracle::disks::NO_SILENT_CORRUPTION);
+    // Judged once, at the boot that read it back.
+    feed(&mut damaged, &cluster, &[(N1, booted)]).unwrap();
 }

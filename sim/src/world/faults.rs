@@ -162,6 +162,13 @@ impl World {
                 self.workload.hot_shard = *shard;
                 return Ok(None);
             }
+            Fault::TornWrite { node } => {
+                if !self.actors.has_slot(ActorId::Node(*node)) {
+                    return Err("not in the cluster");
+                }
+                self.torn_armed.insert(ActorId::Node(*node));
+                return Ok(None);
+            }
             Fault::ClockDrift { target, drift_ppm } => {
                 self.clocks.entry(actor_of(*target)).or_default().set_drift(self.now, *drift_ppm);
                 return Ok(None);
@@ -202,6 +209,20 @@ impl World {
         self.crash(actor);
         self.note(&format!("kill {actor}"));
         applied.stopped.push(actor);
+    }
+
+    /// An armed torn write goes off: `actor` crashes with its last log entry half on disk
+    /// (what was meant is noted for the oracle) and restarts, to read it back.
+    pub(super) fn tear(&mut self, actor: ActorId, applied: &mut Applied) {
+        self.torn_armed.remove(&actor);
+        let (ActorId::Node(node), Some((key, meant))) = (actor, self.actors.disk_mut(actor).crash_torn()) else {
+            return;
+        };
+        self.note(&format!("torn write of {key:?} on {actor}"));
+        *self.faults_injected.entry("torn_write_went_off".to_string()).or_default() += 1;
+        self.oracle.note_damaged_record(node, key, meant);
+        self.stop(actor, applied);
+        self.start(actor, applied);
     }
 
     /// The scheduler boots it (an `Event::Boot`) when it sees fit.

@@ -122,6 +122,8 @@ pub struct World {
     timers: BTreeMap<ActorId, TimerTable>,
     /// Clocks that are not true (an actor without one reads true time).
     clocks: BTreeMap<ActorId, LocalClock>,
+    /// Nodes that crash, tearing the entry, the next time they write a log entry.
+    torn_armed: BTreeSet<ActorId>,
     active: BTreeMap<FaultId, ActiveFault>,
     next_fault: u64,
     blocked: BTreeSet<(ActorId, ActorId)>,
@@ -160,6 +162,7 @@ impl World {
             held: BTreeMap::new(),
             timers: BTreeMap::new(),
             clocks: BTreeMap::new(),
+            torn_armed: BTreeSet::new(),
             active: BTreeMap::new(),
             next_fault: 0,
             blocked: BTreeSet::new(),

@@ -62,6 +62,11 @@ impl World {
         }
         let now = self.now;
         self.carry_out(actor, now, immediate, applied);
+        if must_sync && self.torn_armed.contains(&actor) && self.actors.disk_mut(actor).tears_a_log_entry() {
+            // What waited for the fsync never goes out: the node crashed before it.
+            self.tear(actor, applied);
+            return;
+        }
         if must_sync {
             self.held.insert(actor, Held { now, effects: after_sync });
             applied.sync = Some(actor);
