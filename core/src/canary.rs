@@ -64,10 +64,13 @@ pub enum Canary {
     /// A data node reads its stored records without checking their checksums: a torn or
     /// flipped record is served as if it were what was written.
     ChecksumsIgnored,
+    /// A data node takes a failed fsync for a slow one and carries on: what waited for
+    /// it (its acks) goes out although the entries may be gone.
+    AckAfterFailedFsync,
 }
 
 impl Canary {
-    pub const ALL: [Canary; 22] = [
+    pub const ALL: [Canary; 23] = [
         Canary::TrackerNotPersisted,
         Canary::AckBeforeDurable,
         Canary::UnfenceOnTimeout,
@@ -90,6 +93,7 @@ impl Canary {
         Canary::EmptyNodesIgnored,
         Canary::PauseOnUncheckedClock,
         Canary::ChecksumsIgnored,
+        Canary::AckAfterFailedFsync,
     ];
 
     pub fn name(self) -> &'static str {
@@ -116,6 +120,7 @@ impl Canary {
             Canary::EmptyNodesIgnored => "empty-nodes-ignored",
             Canary::PauseOnUncheckedClock => "pause-on-unchecked-clock",
             Canary::ChecksumsIgnored => "checksums-ignored",
+            Canary::AckAfterFailedFsync => "ack-after-failed-fsync",
         }
     }
 
@@ -149,6 +154,7 @@ impl Canary {
                 "the write pause is timed on the coordinator's clock as it reads: steps back and drift are ignored"
             }
             Canary::ChecksumsIgnored => "data nodes read stored records without checking their checksums",
+            Canary::AckAfterFailedFsync => "a data node acks what waited for an fsync that failed",
         }
     }
 }

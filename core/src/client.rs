@@ -264,6 +264,10 @@ impl Actor for Client {
             // Deadlines are absolute on the client's clock: a step only makes them come
             // sooner or later, which its retries already tolerate.
             Input::ClockStepped { .. } => Ok(()),
+            Input::SyncFailed => {
+                out.restart();
+                Ok(())
+            }
         }
     }
 

@@ -36,6 +36,9 @@ pub struct Ready {
     /// Deadlines asked for: fire [`Input::Timeout`](crate::Input::Timeout) with the
     /// timer's name at its time.
     pub timers: TimerTable,
+    /// The actor cannot go on in this life (its fsync failed): the driver restarts it from
+    /// its disk, dropping what waited for the sync.
+    pub restart: bool,
 }
 
 impl Ready {
@@ -51,7 +54,8 @@ impl Ready {
     /// Adds what a later step asked for, keeping its waits: once anything must sync,
     /// everything after it waits too.
     pub fn extend(&mut self, later: Ready) {
-        let Ready { persists, must_sync, immediate, after_sync, timers } = later;
+        let Ready { persists, must_sync, immediate, after_sync, timers, restart } = later;
+        self.restart |= restart;
         self.persists.extend(persists);
         let waits = if self.must_sync { &mut self.after_sync } else { &mut self.immediate };
         waits.extend(immediate);
@@ -93,6 +97,11 @@ impl Outbox {
     pub fn persist(&mut self, op: StorageOp) {
         self.ready.persists.push(op);
         self.ready.must_sync = true;
+    }
+
+    /// Asks the driver to restart this actor from its disk (see [`Ready::restart`]).
+    pub fn restart(&mut self) {
+        self.ready.restart = true;
     }
 
     /// A persist the driver may lose in a crash unless a later durable one follows.

@@ -30,6 +30,11 @@ pub enum Input<'a> {
     ClockStepped {
         by_ms: i64,
     },
+    /// The fsync of what the actor persisted last failed: those writes may be gone, and
+    /// a retried fsync may report success over pages the kernel dropped (PostgreSQL's
+    /// fsync lesson). Nothing that waited for it may go out; the safe answer is to
+    /// restart from what the disk holds.
+    SyncFailed,
 }
 
 /// Commands from the driver's workload or operator.

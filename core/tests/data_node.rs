@@ -340,3 +340,14 @@ fn commit_to_n2(migration: MigrationId) -> Message {
         epoch: Epoch(2),
     }
 }
+
+#[test]
+fn a_failed_fsync_restarts_the_node_and_the_canary_carries_on() {
+    let mut probe = node_with_shard();
+    let outputs = probe.input(Input::SyncFailed).unwrap();
+    assert!(outputs.restart, "a failed fsync is not retried: the node restarts from its disk");
+    assert!(messages(&outputs).is_empty(), "and sends nothing on the way");
+    let config = ProtocolConfig { canaries: vec![canary::Canary::AckAfterFailedFsync], ..ProtocolConfig::default() };
+    let (mut careless, _) = Probe::boot(DataNode::new(NodeId(1), config), node_address(1));
+    assert!(!careless.input(Input::SyncFailed).unwrap().restart);
+}

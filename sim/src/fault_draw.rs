@@ -20,7 +20,7 @@ fn base_rate_per_10s(kind: FaultKind) -> f64 {
         FaultKind::ClockStep => 10.0,
         // Besides every clock's drift drawn at the start.
         FaultKind::ClockDrift => 0.5,
-        FaultKind::TornWrite => 2.0,
+        FaultKind::TornWrite | FaultKind::FsyncFail => 2.0,
         FaultKind::Join => 0.0,
     }
 }
@@ -126,6 +126,7 @@ impl Draw<'_> {
                 Fault::ClockStep { target, by_ms: if self.chance_permille(500) { -by_ms } else { by_ms } }
             }
             FaultKind::TornWrite => Fault::TornWrite { node: self.node() },
+            FaultKind::FsyncFail => Fault::FsyncFail { node: self.node() },
             FaultKind::Join => unreachable!("joins are drawn per spare node"),
         }
     }

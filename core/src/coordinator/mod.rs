@@ -232,6 +232,10 @@ impl Actor for Coordinator {
             }
             Input::Timeout(timer) => Err(InputError::Refused(format!("the coordinator has no {timer} timer"))),
             Input::Command(command) => self.on_command(now, command, out),
+            Input::SyncFailed => {
+                out.restart();
+                Ok(())
+            }
             Input::ClockStepped { by_ms } => {
                 self.on_clock_stepped(now, by_ms, out);
                 Ok(())

@@ -230,6 +230,11 @@ impl Actor for DataNode {
             }
             Input::Timeout(timer) => Err(InputError::Refused(format!("a data node has no {timer} timer"))),
             Input::Command(command) => Err(InputError::Refused(format!("a data node does not take {command:?}"))),
+            Input::SyncFailed if self.config.has_canary(crate::canary::Canary::AckAfterFailedFsync) => Ok(()),
+            Input::SyncFailed => {
+                out.restart();
+                Ok(())
+            }
             Input::ClockStepped { .. } => {
                 // A load window across the step measured a wrong length: start afresh,
                 // or a step forward reports a hot shard as idle (and back, idle as hot).

@@ -39,6 +39,10 @@ pub async fn carry(world: &SharedWorld, endpoint: &Endpoint, mut applied: Applie
         let latency_us = madsim::rand::thread_rng().gen_range(FSYNC_LATENCY_US);
         sleep(Duration::from_micros(latency_us)).await;
         applied = world.lock().apply(Event::Sync { actor });
+        // A failed fsync may have restarted the actor: its node goes down and comes back.
+        if !applied.stopped.is_empty() || !applied.started.is_empty() {
+            super::machines::Machines::new(world.clone()).obey(&applied);
+        }
     }
 }
 

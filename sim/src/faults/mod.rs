@@ -27,10 +27,11 @@ pub enum FaultKind {
     ClockDrift,
     ClockStep,
     TornWrite,
+    FsyncFail,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 17] = [
+    pub const ALL: [FaultKind; 18] = [
         FaultKind::Isolate,
         FaultKind::Split,
         FaultKind::OneWay,
@@ -48,6 +49,7 @@ impl FaultKind {
         FaultKind::ClockDrift,
         FaultKind::ClockStep,
         FaultKind::TornWrite,
+        FaultKind::FsyncFail,
     ];
 
     /// The kind's name in reports, plans and coverage (as serde spells it).
@@ -70,6 +72,7 @@ impl FaultKind {
             FaultKind::ClockDrift => "clock_drift",
             FaultKind::ClockStep => "clock_step",
             FaultKind::TornWrite => "torn_write",
+            FaultKind::FsyncFail => "fsync_fail",
         }
     }
 }
@@ -166,6 +169,10 @@ pub enum Fault {
     TornWrite {
         node: NodeId,
     },
+    /// The node's next fsync fails: its page cache is lost, and the node is told.
+    FsyncFail {
+        node: NodeId,
+    },
 }
 
 impl Fault {
@@ -188,6 +195,7 @@ impl Fault {
             Fault::ClockDrift { .. } => FaultKind::ClockDrift,
             Fault::ClockStep { .. } => FaultKind::ClockStep,
             Fault::TornWrite { .. } => FaultKind::TornWrite,
+            Fault::FsyncFail { .. } => FaultKind::FsyncFail,
         }
     }
 
@@ -233,7 +241,8 @@ impl Fault {
             | Fault::Replace { node }
             | Fault::Join { node }
             | Fault::Decommission { node }
-            | Fault::TornWrite { node } => vec![*node],
+            | Fault::TornWrite { node }
+            | Fault::FsyncFail { node } => vec![*node],
             Fault::Split { side, .. } => side.iter().filter_map(target_node).collect(),
             Fault::OneWay { from, to, .. } => [from, to].into_iter().filter_map(target_node).collect(),
             Fault::Crash { target, .. } | Fault::ClockDrift { target, .. } | Fault::ClockStep { target, .. } => {

@@ -169,6 +169,13 @@ impl World {
                 self.torn_armed.insert(ActorId::Node(*node));
                 return Ok(None);
             }
+            Fault::FsyncFail { node } => {
+                if !self.actors.has_slot(ActorId::Node(*node)) {
+                    return Err("not in the cluster");
+                }
+                self.fsync_fail_armed.insert(ActorId::Node(*node));
+                return Ok(None);
+            }
             Fault::ClockDrift { target, drift_ppm } => {
                 self.clocks.entry(actor_of(*target)).or_default().set_drift(self.now, *drift_ppm);
                 return Ok(None);
@@ -205,7 +212,7 @@ impl World {
         }
     }
 
-    fn stop(&mut self, actor: ActorId, applied: &mut Applied) {
+    pub(super) fn stop(&mut self, actor: ActorId, applied: &mut Applied) {
         self.crash(actor);
         self.note(&format!("kill {actor}"));
         applied.stopped.push(actor);
@@ -226,7 +233,7 @@ impl World {
     }
 
     /// The scheduler boots it (an `Event::Boot`) when it sees fit.
-    fn start(&mut self, actor: ActorId, applied: &mut Applied) {
+    pub(super) fn start(&mut self, actor: ActorId, applied: &mut Applied) {
         self.note(&format!("restart {actor}"));
         applied.started.push(actor);
     }

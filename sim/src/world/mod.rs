@@ -124,6 +124,8 @@ pub struct World {
     clocks: BTreeMap<ActorId, LocalClock>,
     /// Nodes that crash, tearing the entry, the next time they write a log entry.
     torn_armed: BTreeSet<ActorId>,
+    /// Nodes whose next fsync fails.
+    fsync_fail_armed: BTreeSet<ActorId>,
     active: BTreeMap<FaultId, ActiveFault>,
     next_fault: u64,
     blocked: BTreeSet<(ActorId, ActorId)>,
@@ -163,6 +165,7 @@ impl World {
             timers: BTreeMap::new(),
             clocks: BTreeMap::new(),
             torn_armed: BTreeSet::new(),
+            fsync_fail_armed: BTreeSet::new(),
             active: BTreeMap::new(),
             next_fault: 0,
             blocked: BTreeSet::new(),

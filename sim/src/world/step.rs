@@ -49,7 +49,7 @@ impl World {
             self.stats.inputs_rejected += 1;
             tracing::debug!(%actor, %error, "input rejected");
         }
-        let Ready { persists, must_sync, immediate, after_sync, timers } = ready;
+        let Ready { persists, must_sync, immediate, after_sync, timers, restart } = ready;
         let disk = self.actors.disk_mut(actor);
         for op in persists {
             disk.write(op);
@@ -62,6 +62,12 @@ impl World {
         }
         let now = self.now;
         self.carry_out(actor, now, immediate, applied);
+        if restart {
+            self.note(&format!("{actor} restarts itself"));
+            self.stop(actor, applied);
+            self.start(actor, applied);
+            return;
+        }
         if must_sync && self.torn_armed.contains(&actor) && self.actors.disk_mut(actor).tears_a_log_entry() {
             // What waited for the fsync never goes out: the node crashed before it.
             self.tear(actor, applied);
@@ -76,10 +82,21 @@ impl World {
     }
 
     /// The disk's fsync completes: what waited for it goes out, stamped with the time of
-    /// the input that produced it.
+    /// the input that produced it. An fsync armed to fail loses the page cache instead,
+    /// and the actor hears of it: what waited goes out only if the actor carries on.
     pub(super) fn sync(&mut self, actor: ActorId, applied: &mut Applied) {
         let Some(held) = self.held.remove(&actor) else { return };
-        self.actors.disk_mut(actor).sync();
+        if self.fsync_fail_armed.remove(&actor) {
+            self.actors.disk_mut(actor).crash();
+            self.note(&format!("fsync failed on {actor}"));
+            *self.faults_injected.entry("fsync_fail_went_off".to_string()).or_default() += 1;
+            self.step(actor, Input::SyncFailed, applied);
+            if !self.actors.is_up(actor) {
+                return;
+            }
+        } else {
+            self.actors.disk_mut(actor).sync();
+        }
         self.carry_out(actor, held.now, held.effects, applied);
         self.after_step(actor);
     }
