@@ -192,7 +192,9 @@ impl Client {
                     self.query_route(now, shard, out);
                     self.retry_after(now, write_id, backoff_ms);
                 }
-                Rejection::Fenced | Rejection::Overloaded => self.retry_after(now, write_id, backoff_ms),
+                Rejection::Fenced | Rejection::Overloaded | Rejection::DiskFull => {
+                    self.retry_after(now, write_id, backoff_ms)
+                }
             },
             Message::RouteReply { shard, owner: Some((owner, address)), epoch } => {
                 self.learn_route(shard, CachedRoute { owner, address, epoch });
@@ -268,6 +270,7 @@ impl Actor for Client {
                 out.restart();
                 Ok(())
             }
+            Input::DiskFull { .. } => Err(InputError::Refused("a client keeps no log".to_string())),
         }
     }
 

@@ -35,6 +35,11 @@ pub enum Input<'a> {
     /// fsync lesson). Nothing that waited for it may go out; the safe answer is to
     /// restart from what the disk holds.
     SyncFailed,
+    /// The disk has no room for more log entries (writes would fail with ENOSPC), or has
+    /// room again. Metadata has space reserved and still fits.
+    DiskFull {
+        full: bool,
+    },
 }
 
 /// Commands from the driver's workload or operator.

@@ -105,6 +105,8 @@ pub enum Rejection {
     Moved { owner: NodeId, address: Address, epoch: Epoch },
     /// A bound was reached (log full).
     Overloaded,
+    /// The node's disk has no room for the entry; retry later or elsewhere.
+    DiskFull,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

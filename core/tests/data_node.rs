@@ -351,3 +351,15 @@ fn a_failed_fsync_restarts_the_node_and_the_canary_carries_on() {
     let (mut careless, _) = Probe::boot(DataNode::new(NodeId(1), config), node_address(1));
     assert!(!careless.input(Input::SyncFailed).unwrap().restart);
 }
+
+#[test]
+fn a_full_disk_refuses_writes_with_a_clear_rejection_until_it_has_room() {
+    let mut probe = node_with_shard();
+    probe.input(Input::DiskFull { full: true }).unwrap();
+    let outputs = probe.deliver(client_identity(1), write(0, 1, 1)).unwrap();
+    assert!(outputs.persists.is_empty(), "nothing is written to a full disk");
+    assert!(matches!(messages(&outputs)[0], Message::WriteRejected { rejection: Rejection::DiskFull, .. }));
+    probe.input(Input::DiskFull { full: false }).unwrap();
+    let outputs = probe.deliver(client_identity(1), write(0, 1, 1)).unwrap();
+    assert!(matches!(messages(&outputs)[0], Message::WriteAck { index: LogIndex(1), .. }), "room again: acked");
+}

@@ -21,6 +21,7 @@ fn base_rate_per_10s(kind: FaultKind) -> f64 {
         // Besides every clock's drift drawn at the start.
         FaultKind::ClockDrift => 0.5,
         FaultKind::TornWrite | FaultKind::FsyncFail => 2.0,
+        FaultKind::DiskFull => 1.0,
         FaultKind::Join => 0.0,
     }
 }
@@ -127,6 +128,7 @@ impl Draw<'_> {
             }
             FaultKind::TornWrite => Fault::TornWrite { node: self.node() },
             FaultKind::FsyncFail => Fault::FsyncFail { node: self.node() },
+            FaultKind::DiskFull => Fault::DiskFull { node: self.node(), heal_after_ms: self.heal_after_ms() },
             FaultKind::Join => unreachable!("joins are drawn per spare node"),
         }
     }

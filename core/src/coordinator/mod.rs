@@ -236,6 +236,7 @@ impl Actor for Coordinator {
                 out.restart();
                 Ok(())
             }
+            Input::DiskFull { .. } => Err(InputError::Refused("the coordinator keeps no log".to_string())),
             Input::ClockStepped { by_ms } => {
                 self.on_clock_stepped(now, by_ms, out);
                 Ok(())

@@ -64,6 +64,7 @@ impl DataNode {
         // entities, since each client writes to at least one of them.
         let clients_max = self.config.entities_per_shard_max;
         let log_entries_max = self.config.shard_log_entries_max;
+        let disk_full = self.disk_full;
         let ack_before_durable = self.config.has_canary(Canary::AckBeforeDurable);
         let state = self.shards.get_mut(&shard).expect("served shard exists");
         if state.clients.len() < clients_max || state.clients.contains_key(&client) {
@@ -72,8 +73,8 @@ impl DataNode {
         let index = match state.log.index_of(&write_id) {
             // A retry of a write already durable here: ack it again, append nothing.
             Some(index) => index,
-            None if state.log.last_index().0 >= log_entries_max => {
-                let rejection = Rejection::Overloaded;
+            None if state.log.last_index().0 >= log_entries_max || disk_full => {
+                let rejection = if disk_full { Rejection::DiskFull } else { Rejection::Overloaded };
                 out.send(me, from, reply_to, Message::WriteRejected { shard, write_id, rejection });
                 return Ok(());
             }

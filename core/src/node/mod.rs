@@ -44,6 +44,8 @@ pub struct DataNode {
     /// Whether the [`Timer::Streams`] deadline is set: only while there is a stream to
     /// drive or a fenced shard whose fate to ask (most of the time there is neither).
     streams_timer_set: bool,
+    /// The disk has no room for log entries: writes and incoming chunks are refused.
+    disk_full: bool,
 }
 
 impl DataNode {
@@ -58,6 +60,7 @@ impl DataNode {
             last_heartbeat_at: None,
             last_fate_query_at: None,
             streams_timer_set: false,
+            disk_full: false,
         }
     }
 
@@ -230,6 +233,10 @@ impl Actor for DataNode {
             }
             Input::Timeout(timer) => Err(InputError::Refused(format!("a data node has no {timer} timer"))),
             Input::Command(command) => Err(InputError::Refused(format!("a data node does not take {command:?}"))),
+            Input::DiskFull { full } => {
+                self.disk_full = full;
+                Ok(())
+            }
             Input::SyncFailed if self.config.has_canary(crate::canary::Canary::AckAfterFailedFsync) => Ok(()),
             Input::SyncFailed => {
                 out.restart();

@@ -26,6 +26,10 @@ impl DataNode {
         if entries.len() > self.config.chunk_entries_max {
             return Err(InputError::Refused(format!("chunk of {} entries exceeds the bound", entries.len())));
         }
+        if self.disk_full {
+            // No room to take the shard: the source sends again, or the migration ends.
+            return Err(InputError::Refused(format!("no room on disk for a chunk of {migration}")));
+        }
         let fresh_start = match self.shards.get(&shard).map(|state| state.role) {
             None => true,
             Some(ShardRole::Forwarding { epoch, .. }) if from_epoch >= epoch => true,

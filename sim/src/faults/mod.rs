@@ -28,10 +28,11 @@ pub enum FaultKind {
     ClockStep,
     TornWrite,
     FsyncFail,
+    DiskFull,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 18] = [
+    pub const ALL: [FaultKind; 19] = [
         FaultKind::Isolate,
         FaultKind::Split,
         FaultKind::OneWay,
@@ -50,6 +51,7 @@ impl FaultKind {
         FaultKind::ClockStep,
         FaultKind::TornWrite,
         FaultKind::FsyncFail,
+        FaultKind::DiskFull,
     ];
 
     /// The kind's name in reports, plans and coverage (as serde spells it).
@@ -73,6 +75,7 @@ impl FaultKind {
             FaultKind::ClockStep => "clock_step",
             FaultKind::TornWrite => "torn_write",
             FaultKind::FsyncFail => "fsync_fail",
+            FaultKind::DiskFull => "disk_full",
         }
     }
 }
@@ -173,6 +176,12 @@ pub enum Fault {
     FsyncFail {
         node: NodeId,
     },
+    /// The node's disk has no room for log entries until the fault heals (metadata has
+    /// space reserved); the node is told, as write() returning ENOSPC would tell it.
+    DiskFull {
+        node: NodeId,
+        heal_after_ms: u64,
+    },
 }
 
 impl Fault {
@@ -196,6 +205,7 @@ impl Fault {
             Fault::ClockStep { .. } => FaultKind::ClockStep,
             Fault::TornWrite { .. } => FaultKind::TornWrite,
             Fault::FsyncFail { .. } => FaultKind::FsyncFail,
+            Fault::DiskFull { .. } => FaultKind::DiskFull,
         }
     }
 
@@ -208,7 +218,8 @@ impl Fault {
             | Fault::CutOffCoordinator { heal_after_ms }
             | Fault::Loss { heal_after_ms, .. }
             | Fault::Delay { heal_after_ms, .. }
-            | Fault::Duplicate { heal_after_ms, .. } => Some(*heal_after_ms),
+            | Fault::Duplicate { heal_after_ms, .. }
+            | Fault::DiskFull { heal_after_ms, .. } => Some(*heal_after_ms),
             Fault::Crash { down_ms, .. } => Some(*down_ms),
             _ => None,
         }
@@ -224,7 +235,8 @@ impl Fault {
             | Fault::CutOffCoordinator { heal_after_ms }
             | Fault::Loss { heal_after_ms, .. }
             | Fault::Delay { heal_after_ms, .. }
-            | Fault::Duplicate { heal_after_ms, .. } => *heal_after_ms = duration_ms,
+            | Fault::Duplicate { heal_after_ms, .. }
+            | Fault::DiskFull { heal_after_ms, .. } => *heal_after_ms = duration_ms,
             Fault::Crash { down_ms, .. } => *down_ms = duration_ms,
             _ => {}
         }
@@ -242,7 +254,8 @@ impl Fault {
             | Fault::Join { node }
             | Fault::Decommission { node }
             | Fault::TornWrite { node }
-            | Fault::FsyncFail { node } => vec![*node],
+            | Fault::FsyncFail { node }
+            | Fault::DiskFull { node, .. } => vec![*node],
             Fault::Split { side, .. } => side.iter().filter_map(target_node).collect(),
             Fault::OneWay { from, to, .. } => [from, to].into_iter().filter_map(target_node).collect(),
             Fault::Crash { target, .. } | Fault::ClockDrift { target, .. } | Fault::ClockStep { target, .. } => {

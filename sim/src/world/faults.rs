@@ -23,6 +23,7 @@ enum Effect {
     DelayMs(u64),
     Duplicate(u32),
     Down(ActorId),
+    DiskFull(ActorId),
 }
 
 impl ActiveFault {
@@ -169,6 +170,14 @@ impl World {
                 self.torn_armed.insert(ActorId::Node(*node));
                 return Ok(None);
             }
+            Fault::DiskFull { node, .. } => {
+                let actor = ActorId::Node(*node);
+                if !self.actors.has_slot(actor) || self.disk_full(actor) {
+                    return Err("not in the cluster, or full already");
+                }
+                self.step(actor, shardsim_core::Input::DiskFull { full: true }, applied);
+                Effect::DiskFull(actor)
+            }
             Fault::FsyncFail { node } => {
                 if !self.actors.has_slot(ActorId::Node(*node)) {
                     return Err("not in the cluster");
@@ -199,6 +208,7 @@ impl World {
             Effect::Down(_) => {}
             Effect::Loss(_) | Effect::DelayMs(_) | Effect::Duplicate(_) => applied.network_changed = true,
             Effect::Links(_) => {}
+            Effect::DiskFull(actor) => self.step(actor, shardsim_core::Input::DiskFull { full: false }, applied),
         }
         self.note(&format!("heal {:?}", active.fault));
         self.oracle.fault_ended(active.fault.kind());
@@ -216,6 +226,11 @@ impl World {
         self.crash(actor);
         self.note(&format!("kill {actor}"));
         applied.stopped.push(actor);
+    }
+
+    /// Whether `actor`'s disk is full now.
+    pub(super) fn disk_full(&self, actor: ActorId) -> bool {
+        self.active.values().any(|active| active.effect == Effect::DiskFull(actor))
     }
 
     /// An armed torn write goes off: `actor` crashes with its last log entry half on disk

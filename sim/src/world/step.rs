@@ -3,6 +3,7 @@
 //! disk's sync — what waited for it.
 
 use super::{Applied, Held, World};
+use shardsim_core::storage::{StorageKey, StorageOp};
 use shardsim_core::{ActorId, Effect, Input, Instant, Ready};
 
 impl World {
@@ -17,6 +18,9 @@ impl World {
         self.finish_step(actor, result, ready, applied);
         for command in self.commands.remove(&actor).unwrap_or_default() {
             self.step(actor, Input::Command(&command), applied);
+        }
+        if self.disk_full(actor) {
+            self.step(actor, Input::DiskFull { full: true }, applied);
         }
     }
 
@@ -50,8 +54,14 @@ impl World {
             tracing::debug!(%actor, %error, "input rejected");
         }
         let Ready { persists, must_sync, immediate, after_sync, timers, restart } = ready;
+        let full = self.disk_full(actor);
         let disk = self.actors.disk_mut(actor);
         for op in persists {
+            if full && matches!(op, StorageOp::Put { key: StorageKey::LogEntry(..), .. }) {
+                // ENOSPC: the entry is not written, and its fsync cannot succeed.
+                self.fsync_fail_armed.insert(actor);
+                continue;
+            }
             disk.write(op);
         }
         if !timers.is_empty() {
