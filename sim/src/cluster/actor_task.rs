@@ -36,16 +36,6 @@ fn due_timer(world: &SharedWorld, actor: ActorId, now: Instant) -> Option<Timer>
     shared.world.next_timer(actor).filter(|(at, _)| *at <= now).map(|(_, timer)| timer)
 }
 
-/// Carries out what one of this actor's own events asked: its messages and syncs, and,
-/// should the event have crashed it (a torn write), its node killed and restarted. The
-/// kill ends this task at its next await; the restart runs a fresh one.
-async fn settle(world: &SharedWorld, endpoint: &Endpoint, applied: crate::world::Applied) {
-    if !applied.stopped.is_empty() || !applied.started.is_empty() {
-        super::machines::Machines::new(world.clone()).obey(&applied);
-    }
-    carry(world, endpoint, applied).await;
-}
-
 /// Runs until the node is killed (the task is dropped) or the run has a verdict.
 pub async fn run_actor(world: SharedWorld, actor: ActorId) {
     let address = world.lock().world.actors().address(actor);
@@ -56,7 +46,7 @@ pub async fn run_actor(world: SharedWorld, actor: ActorId) {
     let (buffer, received) = async_channel::bounded(RECEIVE_BUFFER_DATAGRAMS);
     madsim::task::spawn(fill_receive_buffer(world.clone(), endpoint.clone(), buffer));
     let applied = world.lock().apply(Event::Boot { actor });
-    settle(&world, &endpoint, applied).await;
+    carry(&world, &endpoint, applied).await;
     let client = match actor {
         ActorId::Client(client) => Some(client),
         _ => None,
@@ -74,7 +64,7 @@ pub async fn run_actor(world: SharedWorld, actor: ActorId) {
         // deadlines set for one instant must not drift a millisecond apart).
         while let Some(timer) = due_timer(&world, actor, now) {
             let applied = world.lock().apply(Event::FireTimer { actor, timer });
-            settle(&world, &endpoint, applied).await;
+            carry(&world, &endpoint, applied).await;
         }
         if let Some(client) = client.filter(|_| next_write_at <= now) {
             let applied = {
@@ -83,7 +73,7 @@ pub async fn run_actor(world: SharedWorld, actor: ActorId) {
                 next_write_at = now.plus_ms(interval_ms);
                 shared.apply(write)
             };
-            settle(&world, &endpoint, applied).await;
+            carry(&world, &endpoint, applied).await;
         }
         let (now, timer) = {
             let shared = world.lock();
@@ -98,7 +88,7 @@ pub async fn run_actor(world: SharedWorld, actor: ActorId) {
         match select(std::pin::pin!(received.recv()), std::pin::pin!(sleep(wait))).await {
             Either::Left((Ok(message), _)) => {
                 let applied = world.lock().apply(Event::Deliver { message });
-                settle(&world, &endpoint, applied).await;
+                carry(&world, &endpoint, applied).await;
             }
             Either::Left((Err(_), _)) => return,
             Either::Right(((), _)) => {}

@@ -28,10 +28,15 @@ pub fn socket_address(address: Address) -> SocketAddr {
     SocketAddr::new(IpAddr::V4(Ipv4Addr::new(a, b, c, d)), address.port)
 }
 
-/// Sends what `applied` sent, then syncs the disk that others wait for, as often as
-/// each sync releases more.
+/// Carries out all an event asked: the machines it stopped, started or reconfigured (a
+/// crash the event caused may end this very task at its next await; the restart runs a
+/// fresh one), what it sent, then the sync of the disk others wait for, as often as each
+/// sync releases more.
 pub async fn carry(world: &SharedWorld, endpoint: &Endpoint, mut applied: Applied) {
     loop {
+        if !applied.stopped.is_empty() || !applied.started.is_empty() || applied.network_changed {
+            super::machines::Machines::new(world.clone()).obey(&applied);
+        }
         for message in std::mem::take(&mut applied.sent) {
             transmit(world, endpoint, message).await;
         }
@@ -39,10 +44,6 @@ pub async fn carry(world: &SharedWorld, endpoint: &Endpoint, mut applied: Applie
         let latency_us = madsim::rand::thread_rng().gen_range(FSYNC_LATENCY_US);
         sleep(Duration::from_micros(latency_us)).await;
         applied = world.lock().apply(Event::Sync { actor });
-        // A failed fsync may have restarted the actor: its node goes down and comes back.
-        if !applied.stopped.is_empty() || !applied.started.is_empty() {
-            super::machines::Machines::new(world.clone()).obey(&applied);
-        }
     }
 }
 

@@ -58,7 +58,6 @@ struct Supervisor {
 impl Supervisor {
     async fn apply(&self, event: Event) -> Option<FaultId> {
         let applied: Applied = self.world.lock().apply(event);
-        self.machines.obey(&applied);
         let fault = applied.fault;
         carry(&self.world, &self.endpoint, applied).await;
         fault

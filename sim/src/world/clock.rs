@@ -66,10 +66,6 @@ impl LocalClock {
         self.reanchor(true_now);
         self.anchor_local_ms = self.anchor_local_ms.saturating_add(by_ms);
     }
-
-    pub fn drift_ppm(&self) -> i64 {
-        self.drift_ppm
-    }
 }
 
 #[cfg(test)]

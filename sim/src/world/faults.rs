@@ -163,11 +163,15 @@ impl World {
                 self.workload.hot_shard = *shard;
                 return Ok(None);
             }
-            Fault::TornWrite { node } => {
+            Fault::TornWrite { node } | Fault::FsyncFail { node } => {
                 if !self.actors.has_slot(ActorId::Node(*node)) {
                     return Err("not in the cluster");
                 }
-                self.torn_armed.insert(ActorId::Node(*node));
+                let armed = match fault {
+                    Fault::TornWrite { .. } => &mut self.torn_armed,
+                    _ => &mut self.fsync_fail_armed,
+                };
+                armed.insert(ActorId::Node(*node));
                 return Ok(None);
             }
             Fault::DiskFull { node, .. } => {
@@ -177,13 +181,6 @@ impl World {
                 }
                 self.step(actor, shardsim_core::Input::DiskFull { full: true }, applied);
                 Effect::DiskFull(actor)
-            }
-            Fault::FsyncFail { node } => {
-                if !self.actors.has_slot(ActorId::Node(*node)) {
-                    return Err("not in the cluster");
-                }
-                self.fsync_fail_armed.insert(ActorId::Node(*node));
-                return Ok(None);
             }
             Fault::ClockDrift { target, drift_ppm } => {
                 self.clocks.entry(actor_of(*target)).or_default().set_drift(self.now, *drift_ppm);
