@@ -67,10 +67,13 @@ pub enum Canary {
     /// A data node takes a failed fsync for a slow one and carries on: what waited for
     /// it (its acks) goes out although the entries may be gone.
     AckAfterFailedFsync,
+    /// A data node whose disk fails to read a record at boot boots from the rest, as if
+    /// the record were not there, instead of failing the boot to retry it.
+    BootAroundReadError,
 }
 
 impl Canary {
-    pub const ALL: [Canary; 23] = [
+    pub const ALL: [Canary; 24] = [
         Canary::TrackerNotPersisted,
         Canary::AckBeforeDurable,
         Canary::UnfenceOnTimeout,
@@ -94,6 +97,7 @@ impl Canary {
         Canary::PauseOnUncheckedClock,
         Canary::ChecksumsIgnored,
         Canary::AckAfterFailedFsync,
+        Canary::BootAroundReadError,
     ];
 
     pub fn name(self) -> &'static str {
@@ -121,6 +125,7 @@ impl Canary {
             Canary::PauseOnUncheckedClock => "pause-on-unchecked-clock",
             Canary::ChecksumsIgnored => "checksums-ignored",
             Canary::AckAfterFailedFsync => "ack-after-failed-fsync",
+            Canary::BootAroundReadError => "boot-around-read-error",
         }
     }
 
@@ -155,6 +160,7 @@ impl Canary {
             }
             Canary::ChecksumsIgnored => "data nodes read stored records without checking their checksums",
             Canary::AckAfterFailedFsync => "a data node acks what waited for an fsync that failed",
+            Canary::BootAroundReadError => "a data node boots from what it could read when a record's read fails",
         }
     }
 }

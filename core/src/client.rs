@@ -248,7 +248,10 @@ impl Actor for Client {
         entropy: &mut dyn Entropy,
         out: &mut Outbox,
     ) -> Result<(), InputError> {
-        if let Input::Boot { disk, address } = input {
+        if let Input::Boot { disk, address, unreadable } = input {
+            if let Some(key) = unreadable.first() {
+                return Err(InputError::DiskUnreadable(*key));
+            }
             return self.boot(now, disk, address, out);
         }
         if self.identity.is_none() {

@@ -3,7 +3,7 @@
 use crate::effects::Outbox;
 use crate::entropy::Entropy;
 use crate::ids::{Address, EntityKey, Instant, NodeId, PeerIdentity, ShardId};
-use crate::storage::{CorruptRecord, DiskImage};
+use crate::storage::{CorruptRecord, DiskImage, StorageKey};
 use crate::timer::Timer;
 use crate::wire::DecodeError;
 use bytes::Bytes;
@@ -12,9 +12,11 @@ use std::fmt;
 #[derive(Clone, Copy, Debug)]
 pub enum Input<'a> {
     /// First input after every (re)boot: what the disk holds and the address we listen on.
+    /// `unreadable` names records whose read failed (EIO); they are missing from `disk`.
     Boot {
         disk: &'a DiskImage,
         address: Address,
+        unreadable: &'a [StorageKey],
     },
     /// One datagram from the network, still encoded.
     Datagram {
@@ -58,6 +60,9 @@ pub enum Command {
 pub enum InputError {
     Decode(DecodeError),
     CorruptDisk(CorruptRecord),
+    /// The disk could not be read whole at boot. The actor did not boot (booting from
+    /// part of its disk would forget what the rest holds): the driver retries the boot.
+    DiskUnreadable(StorageKey),
     NotBooted,
     /// A message this actor never accepts (for example a heartbeat sent to a client).
     UnexpectedMessage {
@@ -76,6 +81,7 @@ impl fmt::Display for InputError {
         match self {
             InputError::Decode(error) => write!(f, "{error}"),
             InputError::CorruptDisk(error) => write!(f, "{error}"),
+            InputError::DiskUnreadable(key) => write!(f, "read error at boot on {key:?}: not booted, retry"),
             InputError::NotBooted => write!(f, "input before boot"),
             InputError::UnexpectedMessage { kind, from } => {
                 write!(f, "unexpected {kind} from {from}")

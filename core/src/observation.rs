@@ -153,6 +153,14 @@ pub enum Observation {
         epoch: Epoch,
         lost_owner: NodeId,
     },
+    /// The owner refused the shard (corrupt on disk) and no migration is in flight: the
+    /// shard is re-created empty on it at a new epoch. What it held is lost.
+    ShardRecreated {
+        shard: ShardId,
+        owner: NodeId,
+        epoch: Epoch,
+        lost_epoch: Epoch,
+    },
     MigrationAborted {
         migration: MigrationId,
         shard: ShardId,
@@ -203,6 +211,11 @@ pub enum Observation {
         shard: ShardId,
         detail: String,
     },
+    /// A refused shard the node did not own: the coordinator told it to drop the records.
+    RefusedShardDropped {
+        node: NodeId,
+        shard: ShardId,
+    },
 }
 
 impl Observation {
@@ -232,6 +245,7 @@ impl Observation {
             Observation::MigrationStarted { .. } => "MigrationStarted",
             Observation::MigrationPhase { .. } => "MigrationPhase",
             Observation::ShardRehomed { .. } => "ShardRehomed",
+            Observation::ShardRecreated { .. } => "ShardRecreated",
             Observation::MigrationAborted { .. } => "MigrationAborted",
             Observation::RoutingCommitted { .. } => "RoutingCommitted",
             Observation::ClientAcked { .. } => "ClientAcked",
@@ -239,6 +253,7 @@ impl Observation {
             Observation::InputRejected { .. } => "InputRejected",
             Observation::LogTailTruncated { .. } => "LogTailTruncated",
             Observation::ShardRefused { .. } => "ShardRefused",
+            Observation::RefusedShardDropped { .. } => "RefusedShardDropped",
         }
     }
 }

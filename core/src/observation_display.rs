@@ -70,6 +70,9 @@ impl fmt::Display for Observation {
             ShardRehomed { shard, owner, epoch, lost_owner } => {
                 write!(f, "{shard} rehomed to {owner} at {epoch} (lost {lost_owner})")
             }
+            ShardRecreated { shard, owner, epoch, lost_epoch } => {
+                write!(f, "{shard} re-created empty on {owner} at {epoch} (lost what it held at {lost_epoch})")
+            }
             MigrationAborted { migration, shard, reason } => write!(f, "{migration} {shard} aborted: {reason:?}"),
             RoutingCommitted {
                 migration,
@@ -92,6 +95,7 @@ impl fmt::Display for Observation {
             InputRejected { reason } => write!(f, "rejected: {reason}"),
             LogTailTruncated { shard, index, detail } => write!(f, "{shard} torn tail at {index} dropped: {detail}"),
             ShardRefused { shard, detail } => write!(f, "{shard} refused: corrupt on disk: {detail}"),
+            RefusedShardDropped { node, shard } => write!(f, "{node} dropped its refused copy of {shard}"),
         }
     }
 }

@@ -74,6 +74,8 @@ pub struct Heartbeat {
     pub load: NodeLoad,
     pub shard_loads: Vec<ShardLoad>,
     pub shards: Vec<ShardReport>,
+    /// Shards this node refused at boot (corrupt on disk): it holds none of them.
+    pub refused: Vec<ShardId>,
 }
 
 /// A source's view of its migration stream.
@@ -141,11 +143,14 @@ pub enum Message {
     },
 
     // coordinator -> data node
+    /// Create the shard empty at `epoch`: a never-migrated shard at the initial epoch,
+    /// or, at a later one, a shard this node refused as corrupt (its data is lost).
     AssignShard {
         shard: ShardId,
         epoch: Epoch,
     },
-    /// The new owner holds the shard at `epoch`: the old owner may drop its retained log.
+    /// The new owner holds the shard at `epoch`: the old owner may drop its retained log
+    /// (or its refused copy).
     ReleaseShard {
         shard: ShardId,
         epoch: Epoch,

@@ -7,6 +7,7 @@ use shardsim_core::load::NodeLoad;
 use shardsim_core::log::Digest;
 use shardsim_core::phase::{AbortReason, Phase};
 use shardsim_core::planner::PlanSource;
+use shardsim_core::storage::{StorageKey, StorageOp};
 use shardsim_core::wire::{Fate, Heartbeat, Message, ShardReport, ShardRole, SourceProgress};
 use shardsim_core::*;
 use support::*;
@@ -29,7 +30,10 @@ fn heartbeat(probe: &mut Probe<Coordinator>, node: u32, incarnation: u64, cpu_pe
         .collect();
     let load = NodeLoad { cpu_permille, ..NodeLoad::default() };
     probe
-        .deliver(node_identity(node, incarnation), Message::Heartbeat(Heartbeat { load, shard_loads: vec![], shards }))
+        .deliver(
+            node_identity(node, incarnation),
+            Message::Heartbeat(Heartbeat { load, shard_loads: vec![], shards, refused: vec![] }),
+        )
         .unwrap()
 }
 
@@ -213,9 +217,67 @@ fn reports_from_a_stranger_are_stale_and_change_nothing() {
 
 /// A heartbeat with exactly these shard reports.
 fn heartbeat_with(probe: &mut Probe<Coordinator>, identity: PeerIdentity, shards: Vec<ShardReport>) -> Ready {
-    probe
-        .deliver(identity, Message::Heartbeat(Heartbeat { load: NodeLoad::default(), shard_loads: vec![], shards }))
-        .unwrap()
+    heartbeat_refusing(probe, identity, shards, vec![])
+}
+
+fn heartbeat_refusing(
+    probe: &mut Probe<Coordinator>,
+    identity: PeerIdentity,
+    shards: Vec<ShardReport>,
+    refused: Vec<ShardId>,
+) -> Ready {
+    let heartbeat = Heartbeat { load: NodeLoad::default(), shard_loads: vec![], shards, refused };
+    probe.deliver(identity, Message::Heartbeat(heartbeat)).unwrap()
+}
+
+#[test]
+fn a_shard_its_owner_refused_as_corrupt_is_recreated_empty_at_a_new_epoch_once() {
+    let mut probe = settled_cluster();
+    let (shard, route) = probe.actor.routing().owned_by(NodeId(1)).next().expect("n1 owns a shard");
+    // n1 restarted (a new incarnation) and found the shard's records corrupt.
+    let rebooted = node_identity(1, 2);
+    let outputs = heartbeat_refusing(&mut probe, rebooted, vec![], vec![shard]);
+    let epoch = route.epoch.next();
+    assert!(observed(&outputs).contains(&Observation::ShardRecreated {
+        shard,
+        owner: NodeId(1),
+        epoch,
+        lost_epoch: route.epoch
+    }));
+    assert!(messages(&outputs).contains(&Message::AssignShard { shard, epoch }));
+    let now = probe.actor.routing().get(shard).unwrap();
+    assert_eq!((now.owner, now.epoch, now.owner_identity), (NodeId(1), epoch, Some(rebooted)));
+    assert!(outputs
+        .persists
+        .iter()
+        .any(|op| matches!(op, StorageOp::Put { key: StorageKey::Route(routed), .. } if *routed == shard)));
+
+    // The assignment was lost and the same life still refuses it: asked again, same epoch.
+    let again = heartbeat_refusing(&mut probe, rebooted, vec![], vec![shard]);
+    assert!(messages(&again).contains(&Message::AssignShard { shard, epoch }));
+    assert!(!observed(&again).iter().any(|observation| matches!(observation, Observation::ShardRecreated { .. })));
+    assert_eq!(probe.actor.routing().get(shard).unwrap().epoch, epoch);
+}
+
+#[test]
+fn a_refused_copy_of_a_shard_routed_elsewhere_is_released() {
+    let mut probe = settled_cluster();
+    let (shard, route) = probe.actor.routing().owned_by(NodeId(1)).next().expect("n1 owns a shard");
+    let outputs = heartbeat_refusing(&mut probe, node_identity(2, 2), vec![], vec![shard]);
+    assert!(messages(&outputs).contains(&Message::ReleaseShard { shard, epoch: route.epoch }));
+    assert_eq!(probe.actor.routing().get(shard).unwrap(), route, "the owner's route is untouched");
+}
+
+#[test]
+fn a_refused_shard_in_migration_waits_for_the_migration_to_end() {
+    let (mut probe, _migration, shard) = draining_cluster();
+    let route = probe.actor.routing().get(shard).unwrap();
+    let outputs = heartbeat_refusing(&mut probe, node_identity(1, 2), vec![], vec![shard]);
+    assert!(!observed(&outputs).iter().any(|observation| matches!(observation, Observation::ShardRecreated { .. })));
+    assert!(!messages(&outputs)
+        .iter()
+        .any(|message| matches!(message, Message::AssignShard { shard: assigned, .. } if *assigned == shard)));
+    assert_eq!(probe.actor.routing().get(shard).unwrap().epoch, route.epoch);
 }
 
 #[test]

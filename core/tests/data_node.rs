@@ -211,7 +211,7 @@ fn messages_for_an_earlier_life_and_corrupt_disks_are_refused() {
     // Without its own incarnation the node cannot boot as anyone: a typed error, no panic.
     probe.disk.insert(StorageKey::NodeMeta, Bytes::from_static(&[0xff, 0xff, 0xff]));
     let disk = probe.disk.clone();
-    let result = probe.input(Input::Boot { disk: &disk, address: node_address(1) });
+    let result = probe.input(Input::Boot { disk: &disk, address: node_address(1), unreadable: &[] });
     assert!(matches!(result, Err(InputError::CorruptDisk(_))));
 }
 
@@ -262,6 +262,76 @@ fn a_corrupt_entry_before_the_last_refuses_the_shard() {
     let refused = probe.deliver(client_identity(1), write(0, 1, 9));
     assert!(refused
         .is_ok_and(|outputs| !messages(&outputs).iter().any(|message| matches!(message, Message::WriteAck { .. }))));
+}
+
+#[test]
+fn a_refused_shard_is_reported_and_recreated_or_dropped_as_the_coordinator_says() {
+    let mut probe = node_with_three_entries();
+    damage(&mut probe, 2);
+    probe.reboot();
+    let heartbeat = probe.tick_at(10_000);
+    let reported = messages(&heartbeat).into_iter().find_map(|message| match message {
+        Message::Heartbeat(heartbeat) => Some(heartbeat.refused),
+        _ => None,
+    });
+    assert_eq!(reported, Some(vec![ShardId(0)]), "the coordinator is told");
+
+    // An assignment at the shard's old epoch does not bring it back; a new one does, empty.
+    let stale = probe.deliver(coordinator_identity(), Message::AssignShard { shard: ShardId(0), epoch: Epoch(1) });
+    assert!(matches!(stale, Err(InputError::Stale(_))) && probe.actor.shard(ShardId(0)).is_none());
+    let outputs =
+        probe.deliver(coordinator_identity(), Message::AssignShard { shard: ShardId(0), epoch: Epoch(2) }).unwrap();
+    assert!(outputs.persists.contains(&StorageOp::ClearShardLog { shard: ShardId(0) }));
+    let held = probe.actor.shard(ShardId(0)).expect("re-created");
+    assert_eq!((held.role, held.log.last_index()), (ShardRole::Owned { epoch: Epoch(2) }, LogIndex(0)));
+    assert!(probe.actor.refused().is_empty());
+    probe.reboot();
+    assert!(probe.actor.refused().is_empty(), "no corrupt record is left to refuse");
+    assert_eq!(probe.actor.shard(ShardId(0)).unwrap().role, ShardRole::Owned { epoch: Epoch(2) });
+}
+
+#[test]
+fn a_refused_copy_is_dropped_whole_on_release() {
+    let mut probe = node_with_three_entries();
+    damage(&mut probe, 1);
+    probe.reboot();
+    let outputs =
+        probe.deliver(coordinator_identity(), Message::ReleaseShard { shard: ShardId(0), epoch: Epoch(2) }).unwrap();
+    assert!(observed(&outputs).contains(&Observation::RefusedShardDropped { node: NodeId(1), shard: ShardId(0) }));
+    assert!(!probe.disk.keys().any(|key| matches!(key, StorageKey::ShardMeta(_) | StorageKey::LogEntry(..))));
+    probe.reboot();
+    assert!(probe.actor.refused().is_empty() && probe.actor.shard(ShardId(0)).is_none());
+}
+
+#[test]
+fn a_read_error_at_boot_fails_the_boot_and_a_retry_boots_whole() {
+    let mut probe = node_with_three_entries();
+    let unreadable = [StorageKey::LogEntry(ShardId(0), LogIndex(3))];
+    let mut partial = probe.disk.clone();
+    partial.remove(&unreadable[0]);
+    let mut retried = DataNode::new(NodeId(1), ProtocolConfig::default());
+    let mut out = Outbox::new();
+    let boot = Input::Boot { disk: &partial, address: node_address(1), unreadable: &unreadable };
+    let result = retried.handle(Instant::ZERO, boot, &mut SplitMix64::new(1), &mut out);
+    assert_eq!(result, Err(InputError::DiskUnreadable(unreadable[0])));
+    let ready = out.take();
+    assert!(ready.persists.is_empty() && ready.immediate.is_empty() && ready.after_sync.is_empty());
+    assert!(retried.identity().is_none(), "not booted");
+    probe.reboot();
+    assert_eq!(probe.actor.shard(ShardId(0)).unwrap().log.last_index(), LogIndex(3));
+}
+
+#[test]
+fn the_boot_around_read_error_canary_boots_from_part_of_its_disk() {
+    let probe = node_with_three_entries();
+    let unreadable = [StorageKey::LogEntry(ShardId(0), LogIndex(3))];
+    let mut partial = probe.disk.clone();
+    partial.remove(&unreadable[0]);
+    let config = ProtocolConfig { canaries: vec![canary::Canary::BootAroundReadError], ..ProtocolConfig::default() };
+    let mut canary_node = DataNode::new(NodeId(1), config);
+    let boot = Input::Boot { disk: &partial, address: node_address(1), unreadable: &unreadable };
+    canary_node.handle(Instant::ZERO, boot, &mut SplitMix64::new(1), &mut Outbox::new()).expect("boots");
+    assert_eq!(canary_node.shard(ShardId(0)).unwrap().log.last_index(), LogIndex(2), "an acked entry forgotten");
 }
 
 #[test]

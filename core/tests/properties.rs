@@ -379,6 +379,7 @@ fn message() -> impl Strategy<Value = Message> {
                 role: ShardRole::Owned { epoch },
                 last_index: LogIndex(owner.0 as u64)
             }],
+            refused: vec![shard],
         })),
     ]
 }

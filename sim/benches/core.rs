@@ -123,7 +123,7 @@ fn heartbeat() -> Envelope {
             last_index: LogIndex(99),
         })
         .collect();
-    let body = Message::Heartbeat(Heartbeat { load: Default::default(), shard_loads: vec![], shards });
+    let body = Message::Heartbeat(Heartbeat { load: Default::default(), shard_loads: vec![], shards, refused: vec![] });
     Envelope { version: PROTOCOL_VERSION, from: identity(1), to_incarnation: None, body }
 }
 

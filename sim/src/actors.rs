@@ -4,7 +4,7 @@
 use crate::disk::SimDisk;
 use crate::oracle::ClusterState;
 use shardsim_core::planner::Planner;
-use shardsim_core::storage::DiskImage;
+use shardsim_core::storage::{DiskImage, StorageKey};
 use shardsim_core::{
     Actor, ActorId, Address, Client, ClientId, Coordinator, DataNode, Entropy, Input, InputError, Instant, NodeId,
     Outbox, ProtocolConfig, Ready,
@@ -117,8 +117,15 @@ impl Actors {
         }
     }
 
-    /// A fresh actor booted from what its disk durably holds.
-    pub fn boot(&mut self, actor: ActorId, now: Instant, entropy: &mut dyn Entropy) -> (Result<(), InputError>, Ready) {
+    /// A fresh actor booted from what its disk durably holds, less a record whose read
+    /// fails. An actor that refuses to boot stays down.
+    pub fn boot(
+        &mut self,
+        actor: ActorId,
+        now: Instant,
+        unreadable: Option<StorageKey>,
+        entropy: &mut dyn Entropy,
+    ) -> (Result<(), InputError>, Ready) {
         let config = self.config.clone();
         match actor {
             ActorId::Coordinator => {
@@ -131,9 +138,18 @@ impl Actors {
                 self.clients.get_mut(&client).expect("known client").actor = Some(Client::new(client, config))
             }
         }
-        let disk: DiskImage = self.disk_mut(actor).durable().clone();
+        let mut disk: DiskImage = self.disk_mut(actor).durable().clone();
+        let unreadable: Vec<StorageKey> = unreadable.into_iter().collect();
+        for key in &unreadable {
+            disk.remove(key);
+        }
         let address = self.address(actor);
-        self.handle(actor, now, Input::Boot { disk: &disk, address }, entropy)
+        let booted = self.handle(actor, now, Input::Boot { disk: &disk, address, unreadable: &unreadable }, entropy);
+        if matches!(booted.0, Err(InputError::DiskUnreadable(_))) {
+            // The process exits: nothing of it runs, nothing it wrote is on the disk.
+            self.crash(actor);
+        }
+        booted
     }
 
     /// One input to one actor; a down actor takes nothing.

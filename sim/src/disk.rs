@@ -40,6 +40,30 @@ impl SimDisk {
         self.cache.clear();
     }
 
+    /// The stored shard records (shard metadata and log entries), in key order: what
+    /// rot at rest and read errors hit.
+    pub fn shard_records(&self) -> Vec<StorageKey> {
+        self.durable
+            .keys()
+            .filter(|key| matches!(key, StorageKey::ShardMeta(_) | StorageKey::LogEntry(..)))
+            .copied()
+            .collect()
+    }
+
+    /// Flips bit `bit` (modulo the record's length) of a durable record at rest. Returns
+    /// the bytes it held before; `None` for a record that is not there or is empty.
+    pub fn flip_bit(&mut self, key: StorageKey, bit: u64) -> Option<Bytes> {
+        let meant = self.durable.get(&key)?.clone();
+        if meant.is_empty() {
+            return None;
+        }
+        let mut flipped = meant.to_vec();
+        let bit = bit % (flipped.len() as u64 * 8);
+        flipped[(bit / 8) as usize] ^= 1 << (bit % 8);
+        self.durable.insert(key, Bytes::from(flipped));
+        Some(meant)
+    }
+
     /// Whether the page cache's last write is a log entry: what a torn crash tears.
     pub fn tears_a_log_entry(&self) -> bool {
         matches!(self.cache.last(), Some(StorageOp::Put { key: StorageKey::LogEntry(..), .. }))
@@ -108,5 +132,21 @@ mod tests {
         disk.write(StorageOp::Delete { key });
         assert_eq!(disk.crash_torn(), None, "a last write that is no log entry: a plain crash");
         assert!(disk.durable().contains_key(&key));
+    }
+
+    #[test]
+    fn a_flipped_bit_changes_one_bit_of_a_record_at_rest_and_its_checksum_finds_it() {
+        let mut disk = SimDisk::new();
+        disk.write(entry(1));
+        disk.write(put(StorageKey::NodeMeta, &7u64));
+        disk.sync();
+        assert_eq!(disk.shard_records(), vec![StorageKey::LogEntry(ShardId(1), LogIndex(1))]);
+        let key = StorageKey::LogEntry(ShardId(1), LogIndex(1));
+        let meant = disk.flip_bit(key, 13).expect("the record is there");
+        let held = &disk.durable()[&key];
+        let differing: u32 = meant.iter().zip(held.iter()).map(|(a, b)| (a ^ b).count_ones()).sum();
+        assert_eq!(differing, 1);
+        assert!(checked_body(key, held).is_err());
+        assert_eq!(disk.flip_bit(StorageKey::ShardMeta(ShardId(9)), 0), None);
     }
 }

@@ -21,7 +21,7 @@ fn base_rate_per_10s(kind: FaultKind) -> f64 {
         // Besides every clock's drift drawn at the start.
         FaultKind::ClockDrift => 0.5,
         FaultKind::TornWrite | FaultKind::FsyncFail => 2.0,
-        FaultKind::DiskFull => 1.0,
+        FaultKind::DiskFull | FaultKind::BitFlip | FaultKind::ReadError => 1.0,
         FaultKind::Join => 0.0,
     }
 }
@@ -129,6 +129,8 @@ impl Draw<'_> {
             FaultKind::TornWrite => Fault::TornWrite { node: self.node() },
             FaultKind::FsyncFail => Fault::FsyncFail { node: self.node() },
             FaultKind::DiskFull => Fault::DiskFull { node: self.node(), heal_after_ms: self.heal_after_ms() },
+            FaultKind::BitFlip => Fault::BitFlip { node: self.node(), pick: self.rng.next_u64() },
+            FaultKind::ReadError => Fault::ReadError { node: self.node(), pick: self.rng.next_u64() },
             FaultKind::Join => unreachable!("joins are drawn per spare node"),
         }
     }

@@ -60,7 +60,7 @@ impl PlotData {
                 TraceEntry::Observation { at_ms, kind, fields, .. } => (at_ms, kind, fields),
             };
             match kind.as_str() {
-                "ShardAllocated" | "RoutingCommitted" | "ShardRehomed" => {
+                "ShardAllocated" | "RoutingCommitted" | "ShardRehomed" | "ShardRecreated" => {
                     let (Some(shard), Some(owner)) = (fields["shard"].as_u64(), fields["owner"].as_u64()) else {
                         continue;
                     };

@@ -131,8 +131,8 @@ impl Scenario {
             }
             ScenarioName::Chaos => ("every fault kind on, often and long", FaultKind::ALL.to_vec(), false, 1.6),
             ScenarioName::Disks => (
-                "writes torn by crashes before their fsync (checksums find them at the next boot), failed fsyncs, full disks; crashes and restarts",
-                vec![TornWrite, FsyncFail, DiskFull, CrashNode, Restart, HotSpot],
+                "writes torn by crashes before their fsync (checksums find them at the next boot), failed fsyncs, full disks, bits flipped at rest, read errors at boot; crashes and restarts",
+                vec![TornWrite, FsyncFail, DiskFull, BitFlip, ReadError, CrashNode, Restart, HotSpot],
                 false,
                 1.0,
             ),

@@ -61,7 +61,23 @@ impl Coordinator {
     fn reconcile(&mut self, node: NodeId, sender: PeerIdentity, heartbeat: &Heartbeat, out: &mut Outbox) {
         let mut replies = Vec::new();
         let mut rehomes = Vec::new();
+        let mut recreations = Vec::new();
         let mut reported: BTreeSet<ShardId> = BTreeSet::new();
+        for shard in &heartbeat.refused {
+            reported.insert(*shard);
+            let Some(route) = self.routing.get(*shard) else { continue };
+            if route.owner != node {
+                // A copy the node did not own (retained, incoming, forwarding): drop it.
+                replies.push(Message::ReleaseShard { shard: *shard, epoch: route.epoch });
+            } else if route.owner_identity == Some(sender) {
+                // Re-created for this very life already: the assignment was lost.
+                replies.push(Message::AssignShard { shard: *shard, epoch: route.epoch });
+            } else if self.tracker.active_for_shard(*shard).is_none() {
+                // A migration in flight ends first (its source changed identity): its
+                // target may hold the shard whole.
+                recreations.push(*shard);
+            }
+        }
         for report in &heartbeat.shards {
             let shard = report.shard;
             reported.insert(shard);
@@ -136,9 +152,32 @@ impl Coordinator {
         for shard in rehomes {
             self.rehome(shard, node, sender, out);
         }
+        for shard in recreations {
+            self.recreate(shard, node, sender, out);
+        }
         for body in replies {
             out.send(self.me(), sender.address, Some(sender.incarnation), body);
         }
+    }
+
+    /// The owner refused the shard as corrupt and nobody else holds it: it starts again
+    /// empty on the owner at a new epoch, so the cluster serves it again. What it held is
+    /// lost (a shard has one copy), and the new epoch says so to every client and node.
+    fn recreate(&mut self, shard: ShardId, node: NodeId, identity: PeerIdentity, out: &mut Outbox) {
+        let lost = self.routing.get(shard).expect("a refused shard is routed");
+        let epoch = lost.epoch.next();
+        out.persist(
+            self.routing.set(shard, crate::routing::Route { owner: node, epoch, owner_identity: Some(identity) }),
+        );
+        tracing::warn!(%shard, %node, %epoch, "shard corrupt on its owner: re-created empty");
+        out.observe(crate::observation::Observation::ShardRecreated {
+            shard,
+            owner: node,
+            epoch,
+            lost_epoch: lost.epoch,
+        });
+        self.lost.remove(&shard);
+        out.send(self.me(), identity.address, Some(identity.incarnation), Message::AssignShard { shard, epoch });
     }
 
     /// The committed owner lost the shard; `node`, which retained the log, owns it again.

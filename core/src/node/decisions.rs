@@ -10,8 +10,20 @@ use crate::storage::{StorageKey, StorageOp};
 use crate::wire::{Fate, ShardRole};
 
 impl DataNode {
-    /// Only a never-migrated shard is created empty.
+    /// Only a never-migrated shard is created empty, or one this node refused as corrupt
+    /// (at a later epoch: the coordinator declared what it held lost). A refused shard's
+    /// records go first, so none of them is ever read again.
     pub(super) fn on_assign(&mut self, shard: ShardId, epoch: Epoch, out: &mut Outbox) -> Result<(), InputError> {
+        if self.refused.contains_key(&shard) {
+            if epoch == Epoch::INITIAL {
+                return Err(InputError::Stale(format!("assignment of refused {shard} at its first epoch")));
+            }
+            self.refused.remove(&shard);
+            out.persist(StorageOp::ClearShardLog { shard });
+            self.set_role(shard, ShardRole::Owned { epoch }, out);
+            out.observe(Observation::ShardAssigned { node: self.node, shard, epoch });
+            return Ok(());
+        }
         if epoch != Epoch::INITIAL {
             return Err(InputError::Refused(format!("assignment of {shard} at {epoch}")));
         }
@@ -72,7 +84,14 @@ impl DataNode {
     }
 
     /// The new owner holds the shard: drop the retained log, keep the redirecting stub.
+    /// A refused copy (corrupt, and not this node's to own) goes whole.
     pub(super) fn on_release(&mut self, shard: ShardId, epoch: Epoch, out: &mut Outbox) -> Result<(), InputError> {
+        if self.refused.remove(&shard).is_some() {
+            out.persist(StorageOp::ClearShardLog { shard });
+            out.persist(StorageOp::Delete { key: StorageKey::ShardMeta(shard) });
+            out.observe(Observation::RefusedShardDropped { node: self.node, shard });
+            return Ok(());
+        }
         match self.shards.get(&shard).map(|state| state.role) {
             Some(ShardRole::Forwarding { owner, address, epoch: current, retained: true }) if current <= epoch => {
                 self.stop_entities(shard, usize::MAX, EntityStop::ShardMoved, out);

@@ -41,7 +41,15 @@ impl DataNode {
         let capacity = self.config.node_capacity_ops_per_s.max(1);
         load.cpu_permille = (ops_per_s.saturating_mul(1000) / capacity).min(1000) as u32;
         self.last_heartbeat_at = Some(now);
-        self.to_coordinator(out, Message::Heartbeat(Heartbeat { load, shard_loads, shards }));
+        self.to_coordinator(
+            out,
+            Message::Heartbeat(Heartbeat {
+                load,
+                shard_loads,
+                shards,
+                refused: self.refused.keys().copied().collect(),
+            }),
+        );
     }
 
     /// A fenced shard waits on the coordinator's decision; ask for it until it comes (the

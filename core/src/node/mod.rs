@@ -20,6 +20,7 @@ pub use recovery::ActorMeta;
 pub use shard::ShardState;
 pub use source::{SourceStage, SourceStream};
 
+use crate::canary::Canary;
 use crate::config::ProtocolConfig;
 use crate::effects::Outbox;
 use crate::entropy::Entropy;
@@ -46,6 +47,9 @@ pub struct DataNode {
     streams_timer_set: bool,
     /// The disk has no room for log entries: writes and incoming chunks are refused.
     disk_full: bool,
+    /// Shards whose records did not check out at boot, with why: neither served nor
+    /// held, but reported to the coordinator until it says what becomes of them.
+    refused: BTreeMap<ShardId, String>,
 }
 
 impl DataNode {
@@ -61,6 +65,7 @@ impl DataNode {
             last_fate_query_at: None,
             streams_timer_set: false,
             disk_full: false,
+            refused: BTreeMap::new(),
         }
     }
 
@@ -74,6 +79,10 @@ impl DataNode {
 
     pub fn shard(&self, shard: ShardId) -> Option<&ShardState> {
         self.shards.get(&shard)
+    }
+
+    pub fn refused(&self) -> &BTreeMap<ShardId, String> {
+        &self.refused
     }
 
     pub fn sources(&self) -> &BTreeMap<ShardId, SourceStream> {
@@ -212,7 +221,10 @@ impl Actor for DataNode {
         _entropy: &mut dyn Entropy,
         out: &mut Outbox,
     ) -> Result<(), InputError> {
-        if let Input::Boot { disk, address } = input {
+        if let Input::Boot { disk, address, unreadable } = input {
+            if let Some(key) = unreadable.first().filter(|_| !self.config.has_canary(Canary::BootAroundReadError)) {
+                return Err(InputError::DiskUnreadable(*key));
+            }
             self.boot(now, disk, address, out)?;
             self.keep_streams_timer(now, out);
             return Ok(());
@@ -237,7 +249,7 @@ impl Actor for DataNode {
                 self.disk_full = full;
                 Ok(())
             }
-            Input::SyncFailed if self.config.has_canary(crate::canary::Canary::AckAfterFailedFsync) => Ok(()),
+            Input::SyncFailed if self.config.has_canary(Canary::AckAfterFailedFsync) => Ok(()),
             Input::SyncFailed => {
                 out.restart();
                 Ok(())

@@ -57,7 +57,7 @@ impl DataNode {
     /// of a shard without metadata are leftovers of an interrupted drop and are skipped.
     /// Every record's checksum is checked: a bad last entry of a log is a torn write
     /// (never synced, never acked) and is dropped; any other bad record refuses its
-    /// shard, which is then neither served nor reported.
+    /// shard: it is neither served nor held, and heartbeats name it to the coordinator.
     pub(super) fn boot(
         &mut self,
         now: Instant,
@@ -104,10 +104,10 @@ impl DataNode {
                 _ => {}
             }
         }
-        for (shard, detail) in refused {
-            shards.remove(&shard);
+        for (shard, detail) in &refused {
+            shards.remove(shard);
             tracing::warn!(%shard, %detail, "shard refused: corrupt on disk");
-            out.observe(Observation::ShardRefused { shard, detail });
+            out.observe(Observation::ShardRefused { shard: *shard, detail: detail.clone() });
         }
         let mut boot_out = Outbox::new();
         let incarnation = next_incarnation(disk, StorageKey::NodeMeta, &mut boot_out)?;
@@ -118,6 +118,7 @@ impl DataNode {
             state.counted_whole_window = true;
         }
         self.shards = shards;
+        self.refused = refused;
         self.sources.clear();
         self.window_started_at = now;
         self.last_heartbeat_at = None;

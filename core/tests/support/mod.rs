@@ -32,7 +32,7 @@ impl<A: Actor> Probe<A> {
     /// A restart: the same disk, a fresh boot input.
     pub fn reboot(&mut self) -> Ready {
         let disk = self.disk.clone();
-        self.input(Input::Boot { disk: &disk, address: self.address }).expect("boot")
+        self.input(Input::Boot { disk: &disk, address: self.address, unreadable: &[] }).expect("boot")
     }
 
     pub fn input(&mut self, input: Input<'_>) -> Result<Ready, InputError> {

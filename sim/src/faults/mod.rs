@@ -29,10 +29,12 @@ pub enum FaultKind {
     TornWrite,
     FsyncFail,
     DiskFull,
+    BitFlip,
+    ReadError,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 19] = [
+    pub const ALL: [FaultKind; 21] = [
         FaultKind::Isolate,
         FaultKind::Split,
         FaultKind::OneWay,
@@ -52,6 +54,8 @@ impl FaultKind {
         FaultKind::TornWrite,
         FaultKind::FsyncFail,
         FaultKind::DiskFull,
+        FaultKind::BitFlip,
+        FaultKind::ReadError,
     ];
 
     /// The kind's name in reports, plans and coverage (as serde spells it).
@@ -76,6 +80,8 @@ impl FaultKind {
             FaultKind::TornWrite => "torn_write",
             FaultKind::FsyncFail => "fsync_fail",
             FaultKind::DiskFull => "disk_full",
+            FaultKind::BitFlip => "bit_flip",
+            FaultKind::ReadError => "read_error",
         }
     }
 }
@@ -182,6 +188,19 @@ pub enum Fault {
         node: NodeId,
         heal_after_ms: u64,
     },
+    /// One bit of one of the node's stored shard records flips at rest (`pick` chooses
+    /// the record and the bit), and the node restarts, to read it back. When the record
+    /// belongs to a shard the node owns, its only copy is gone: data loss, recorded.
+    BitFlip {
+        node: NodeId,
+        pick: u64,
+    },
+    /// The node's next boot fails to read one of its stored records (`pick` chooses it);
+    /// a retried boot reads it. A running node restarts, to boot into it.
+    ReadError {
+        node: NodeId,
+        pick: u64,
+    },
 }
 
 impl Fault {
@@ -206,6 +225,8 @@ impl Fault {
             Fault::TornWrite { .. } => FaultKind::TornWrite,
             Fault::FsyncFail { .. } => FaultKind::FsyncFail,
             Fault::DiskFull { .. } => FaultKind::DiskFull,
+            Fault::BitFlip { .. } => FaultKind::BitFlip,
+            Fault::ReadError { .. } => FaultKind::ReadError,
         }
     }
 
@@ -255,6 +276,8 @@ impl Fault {
             | Fault::Decommission { node }
             | Fault::TornWrite { node }
             | Fault::FsyncFail { node }
+            | Fault::BitFlip { node, .. }
+            | Fault::ReadError { node, .. }
             | Fault::DiskFull { node, .. } => vec![*node],
             Fault::Split { side, .. } => side.iter().filter_map(target_node).collect(),
             Fault::OneWay { from, to, .. } => [from, to].into_iter().filter_map(target_node).collect(),

@@ -34,6 +34,9 @@ pub enum Choice {
     /// Actor i of [coordinator, nodes...] has its clock set forward or back (an NTP step):
     /// the index also picks the size, a quarter second to two seconds.
     ClockStep(u16),
+    /// Node i's disk fails: the index also picks how (a torn write, a failed fsync, a bit
+    /// flipped at rest, a read error at its next boot, a full disk until the next heal).
+    DiskFault(u16),
 }
 
 /// Reads choices from fuzzer bytes: three bytes a choice, the first picks the kind (the
@@ -73,6 +76,7 @@ pub fn choice_of(kind: u8, a: u8, b: u8, index: u16) -> Choice {
         56 if a < 64 => Choice::AdvanceTime(index % 500),
         56 if a >= 192 => Choice::ClockStep(index),
         57 if a < 64 => Choice::Crash(index),
+        57 if a >= 192 => Choice::DiskFault(index),
         58 | 59 => Choice::Restart(index),
         60 if a < 64 => Choice::ChangeIdentity(index),
         61 if b < 64 => Choice::Partition(u16::from(a), u16::from(b)),

@@ -166,6 +166,19 @@ impl Lab {
                 let nodes: Vec<NodeId> = self.world.actors().nodes.keys().copied().collect();
                 Event::Inject { fault: Fault::Decommission { node: nodes[pick(index, nodes.len())?] } }
             }
+            Choice::DiskFault(index) => {
+                let nodes: Vec<NodeId> = self.world.actors().nodes.keys().copied().collect();
+                let node = nodes[pick(index, nodes.len())?];
+                let pick = u64::from(index) / nodes.len() as u64;
+                let fault = match pick % 5 {
+                    0 => Fault::TornWrite { node },
+                    1 => Fault::FsyncFail { node },
+                    2 => Fault::BitFlip { node, pick: pick / 5 },
+                    3 => Fault::ReadError { node, pick: pick / 5 },
+                    _ => Fault::DiskFull { node, heal_after_ms: 0 },
+                };
+                Event::Inject { fault }
+            }
             Choice::ClockStep(index) => {
                 let actor = servers[pick(index, servers.len())?];
                 let size = usize::from(index) / servers.len();

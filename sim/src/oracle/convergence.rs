@@ -26,7 +26,9 @@ impl MoveHistory {
             Observation::ShardAllocated { shard, owner, .. } => {
                 self.owner.insert(*shard, *owner);
             }
-            Observation::RoutingCommitted { shard, owner, .. } | Observation::ShardRehomed { shard, owner, .. } => {
+            Observation::RoutingCommitted { shard, owner, .. }
+            | Observation::ShardRehomed { shard, owner, .. }
+            | Observation::ShardRecreated { shard, owner, .. } => {
                 let previous = self.owner.insert(*shard, *owner);
                 if previous.is_none_or(|previous| previous == *owner) {
                     return;

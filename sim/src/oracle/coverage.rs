@@ -8,9 +8,12 @@ use shardsim_core::phase::{AbortReason, Phase};
 use shardsim_core::{MigrationId, Observation};
 use std::collections::{BTreeMap, BTreeSet};
 
-const EVENTS: [&str; 13] = [
+const EVENTS: [&str; 16] = [
     "migration_completed",
     "shard_rehomed",
+    "shard_refused",
+    "shard_recreated",
+    "log_tail_truncated",
     "fate_answered",
     "decommission_completed",
     "plan_drain",
@@ -96,6 +99,10 @@ impl Coverage {
             }
             MigrationAborted { reason, .. } => self.reach(aborted(*reason)),
             ShardRehomed { .. } => self.reach("shard_rehomed".to_string()),
+            ShardRecreated { .. } => self.reach("shard_recreated".to_string()),
+            ShardRefused { .. } => self.reach("shard_refused".to_string()),
+            LogTailTruncated { .. } => self.reach("log_tail_truncated".to_string()),
+            RefusedShardDropped { .. } => self.reach("refused_copy_dropped".to_string()),
             FateAnswered { .. } => self.reach("fate_answered".to_string()),
             MemberChanged { status, .. } if status == "decommissioned" => {
                 self.reach("decommission_completed".to_string())

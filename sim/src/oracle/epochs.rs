@@ -26,6 +26,7 @@ fn observe(
         Observation::NodeBooted { node, .. } => checks.push((&EPOCH_MONOTONIC, check_node_epochs(facts, *node, state))),
         Observation::ShardAllocated { shard, owner, epoch }
         | Observation::ShardRehomed { shard, owner, epoch, .. }
+        | Observation::ShardRecreated { shard, owner, epoch, .. }
         | Observation::RoutingCommitted { shard, owner, epoch, .. } => {
             committed(facts, *shard, *owner, *epoch);
             checks.push((&EPOCH_MONOTONIC, check_route_epochs(facts, state)));

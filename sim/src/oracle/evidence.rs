@@ -52,6 +52,8 @@ pub fn shard_of(observation: &Observation) -> Option<ShardId> {
         | TargetVerified { shard, .. }
         | RetainedLogDropped { shard, .. }
         | ShardRehomed { shard, .. }
+        | ShardRecreated { shard, .. }
+        | RefusedShardDropped { shard, .. }
         | ShardAllocated { shard, .. }
         | MigrationStarted { shard, .. }
         | MigrationPhase { shard, .. }

@@ -94,6 +94,9 @@ pub struct Counters {
     pub writes_abandoned: u64,
     pub node_boots: u64,
     pub coordinator_boots: u64,
+    /// Shards whose only copy the nemesis destroyed (data loss by definition).
+    #[serde(default)]
+    pub shards_lost: u64,
 }
 
 impl Counters {
@@ -153,6 +156,18 @@ impl Facts {
             (checker.after_step)(self, node, state, &mut checks);
         }
         checks
+    }
+
+    /// The nemesis destroyed the only copy of `shard`: what was acked to it is gone by
+    /// definition, so the checks that acked writes and entity states survive start again
+    /// from here (every write acked later is checked as before).
+    pub fn shard_lost(&mut self, shard: ShardId) {
+        self.acked.remove(&shard);
+        for acks in self.acks_since_boot.values_mut() {
+            acks.retain(|(acked_shard, _)| *acked_shard != shard);
+        }
+        self.entity_acks.retain(|(entity_shard, _), _| *entity_shard != shard);
+        self.counters.shards_lost += 1;
     }
 
     /// Shards a node holds as owner (fenced or not), with their epochs.

@@ -166,6 +166,11 @@ impl Oracle {
         self.facts.damaged_records.entry(node).or_default().push((key, meant));
     }
 
+    /// The nemesis destroyed the only copy of `shard` (see [`Facts::shard_lost`]).
+    pub fn note_shard_lost(&mut self, shard: shardsim_core::ShardId) {
+        self.facts.shard_lost(shard);
+    }
+
     /// A fault began (for coverage: which migrations lived through which faults).
     pub fn fault_started(&mut self, kind: crate::faults::FaultKind, lasting: bool) {
         self.facts.coverage.fault_started(kind, lasting);

@@ -106,7 +106,7 @@ pub fn broken_by(canary: Canary) -> &'static Invariant {
         Canary::EntityStateNotReplayed => &entities::ENTITY_STATE_CONTINUOUS,
         Canary::EmptyNodesIgnored => &liveness::CONVERGENCE,
         Canary::ChecksumsIgnored => &disks::NO_SILENT_CORRUPTION,
-        Canary::AckAfterFailedFsync => &writes::NO_LOST_ACKED_WRITE,
+        Canary::AckAfterFailedFsync | Canary::BootAroundReadError => &writes::NO_LOST_ACKED_WRITE,
     }
 }
 

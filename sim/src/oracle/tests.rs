@@ -51,7 +51,12 @@ impl FakeCluster {
         let mut out = Outbox::new();
         let mut entropy = SplitMix64::new(1);
         actor
-            .handle(Instant::ZERO, Input::Boot { disk: &disk.clone(), address: address(node) }, &mut entropy, &mut out)
+            .handle(
+                Instant::ZERO,
+                Input::Boot { disk: &disk.clone(), address: address(node), unreadable: &[] },
+                &mut entropy,
+                &mut out,
+            )
             .unwrap();
         for (from, body) in messages {
             let from =
@@ -403,4 +408,41 @@ fn no_silent_corruption_fails_when_a_node_serves_a_record_its_disk_damaged() {
     broken(feed(&mut damaged, &cluster, &[(N1, booted.clone())]), &crate::oracle::disks::NO_SILENT_CORRUPTION);
     // Judged once, at the boot that read it back.
     feed(&mut damaged, &cluster, &[(N1, booted)]).unwrap();
+}
+
+#[test]
+fn no_silent_corruption_fails_when_a_node_holds_a_shard_as_its_damaged_metadata_did_not_say() {
+    let mut cluster = FakeCluster::default();
+    cluster.add_node(1, &[assign(0)]);
+    let booted = Observation::NodeBooted { node: NodeId(1), identity: identity(1, 2) };
+    let key = StorageKey::ShardMeta(ShardId(0));
+    let held = cluster.nodes[&NodeId(1)].shard(ShardId(0)).expect("assigned").role;
+    let mut whole = oracle();
+    whole.note_damaged_record(NodeId(1), key, shardsim_core::storage::encode_record(&held));
+    feed(&mut whole, &cluster, &[(N1, booted.clone())]).unwrap();
+    let meant = shardsim_core::wire::ShardRole::Owned { epoch: Epoch(7) };
+    let mut damaged = oracle();
+    damaged.note_damaged_record(NodeId(1), key, shardsim_core::storage::encode_record(&meant));
+    broken(feed(&mut damaged, &cluster, &[(N1, booted)]), &crate::oracle::disks::NO_SILENT_CORRUPTION);
+}
+
+#[test]
+fn a_shard_the_nemesis_destroyed_is_excused_what_was_acked_before_but_not_after() {
+    let mut cluster = FakeCluster::default();
+    cluster.add_node(1, &[assign(0), write(1)]);
+    let booted = Observation::NodeBooted { node: NodeId(1), identity: identity(1, 2) };
+    // Write 2 was acked, then the shard's only copy was destroyed: its absence is no bug.
+    let mut excused = oracle();
+    feed(&mut excused, &cluster, &[(C, allocated(1)), (N1, acked(1, 1, 1, 1)), (N1, acked(1, 1, 2, 2))]).unwrap();
+    excused.note_shard_lost(ShardId(0));
+    feed(&mut excused, &cluster, &[(N1, booted.clone())]).unwrap();
+    assert_eq!(excused.facts.counters.shards_lost, 1);
+    // A write acked after the loss is checked as any other.
+    let mut checked = oracle();
+    feed(&mut checked, &cluster, &[(C, allocated(1)), (N1, acked(1, 1, 1, 1))]).unwrap();
+    checked.note_shard_lost(ShardId(0));
+    broken(
+        feed(&mut checked, &cluster, &[(N1, acked(1, 1, 2, 2)), (N1, booted)]),
+        &crate::oracle::writes::NO_LOST_ACKED_WRITE,
+    );
 }

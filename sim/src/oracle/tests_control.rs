@@ -18,13 +18,13 @@ fn coordinator(config: ProtocolConfig, cpu_permille: &[u32], draining: &[u32]) -
     let mut coordinator = Coordinator::new(config.clone());
     let (mut out, mut entropy) = (Outbox::new(), SplitMix64::new(1));
     let disk = DiskImage::new();
-    let boot = Input::Boot { disk: &disk, address: config.coordinator_address };
+    let boot = Input::Boot { disk: &disk, address: config.coordinator_address, unreadable: &[] };
     coordinator.handle(Instant::ZERO, boot, &mut entropy, &mut out).unwrap();
     for at_ms in [0, 500, 900] {
         for (position, cpu) in cpu_permille.iter().enumerate() {
             let node = position as u32 + 1;
             let load = NodeLoad { cpu_permille: *cpu, ..NodeLoad::default() };
-            let heartbeat = Heartbeat { load, shard_loads: vec![], shards: vec![] };
+            let heartbeat = Heartbeat { load, shard_loads: vec![], shards: vec![], refused: vec![] };
             let bytes = envelope_from(identity(node, 1), Message::Heartbeat(heartbeat));
             let input = Input::Datagram { from: address(node), bytes: &bytes };
             coordinator.handle(Instant(at_ms), input, &mut entropy, &mut out).unwrap();

@@ -5,6 +5,8 @@
 use super::{Applied, FaultId, World};
 use crate::actors::node_address;
 use crate::faults::{Fault, Target};
+use shardsim_core::storage::{decode_record, StorageKey};
+use shardsim_core::wire::ShardRole;
 use shardsim_core::{ActorId, Command, NodeId};
 use std::collections::BTreeSet;
 
@@ -174,6 +176,22 @@ impl World {
                 armed.insert(ActorId::Node(*node));
                 return Ok(None);
             }
+            Fault::BitFlip { node, pick } => {
+                self.flip_bit(*node, *pick, applied)?;
+                return Ok(None);
+            }
+            Fault::ReadError { node, pick } => {
+                let actor = ActorId::Node(*node);
+                if !self.actors.has_slot(actor) {
+                    return Err("not in the cluster");
+                }
+                self.read_error_armed.insert(actor, *pick);
+                if self.actors.is_up(actor) {
+                    self.stop(actor, applied);
+                    self.start(actor, applied);
+                }
+                return Ok(None);
+            }
             Fault::DiskFull { node, .. } => {
                 let actor = ActorId::Node(*node);
                 if !self.actors.has_slot(actor) || self.disk_full(actor) {
@@ -242,6 +260,58 @@ impl World {
         self.oracle.note_damaged_record(node, key, meant);
         self.stop(actor, applied);
         self.start(actor, applied);
+    }
+
+    /// Rot at rest: one bit of one of `node`'s stored shard records flips, and the node
+    /// restarts to read it back. The oracle learns what the record held, and, when the
+    /// node held the shard as its owner, that the shard's only copy is gone.
+    fn flip_bit(&mut self, node: NodeId, pick: u64, applied: &mut Applied) -> Result<(), &'static str> {
+        let actor = ActorId::Node(node);
+        if !self.actors.has_slot(actor) {
+            return Err("not in the cluster");
+        }
+        let records = self.actors.disk_mut(actor).shard_records();
+        if records.is_empty() {
+            return Err("no shard record on its disk");
+        }
+        let key = records[(pick % records.len() as u64) as usize];
+        let shard = match key {
+            StorageKey::ShardMeta(shard) | StorageKey::LogEntry(shard, _) => shard,
+            _ => unreachable!("shard records only"),
+        };
+        let owned = self.actors.disk_mut(actor).durable().get(&StorageKey::ShardMeta(shard)).is_some_and(|meta| {
+            matches!(
+                decode_record::<ShardRole>(StorageKey::ShardMeta(shard), meta),
+                Ok(ShardRole::Owned { .. } | ShardRole::Fenced { .. })
+            )
+        });
+        let meant = self.actors.disk_mut(actor).flip_bit(key, pick / records.len() as u64).expect("a stored record");
+        self.note(&format!("bit flipped in {key:?} on {actor}{}", if owned { ": its only copy, lost" } else { "" }));
+        self.oracle.note_damaged_record(node, key, meant);
+        if owned {
+            *self.faults_injected.entry("bit_flip_lost_only_copy".to_string()).or_default() += 1;
+            self.oracle.note_shard_lost(shard);
+        }
+        if self.actors.is_up(actor) {
+            self.stop(actor, applied);
+            self.start(actor, applied);
+        }
+        Ok(())
+    }
+
+    /// The record an armed read error hits at `actor`'s boot, if any: one of its shard
+    /// records, or its own metadata when it holds none.
+    pub(super) fn unreadable_at_boot(&mut self, actor: ActorId) -> Option<StorageKey> {
+        let pick = self.read_error_armed.remove(&actor)?;
+        let disk = self.actors.disk_mut(actor);
+        let mut records = disk.shard_records();
+        if records.is_empty() {
+            records.extend(disk.durable().keys().copied());
+        }
+        let key = *records.get((pick % records.len().max(1) as u64) as usize)?;
+        *self.faults_injected.entry("read_error_went_off".to_string()).or_default() += 1;
+        self.note(&format!("read error on {key:?} at {actor}'s boot"));
+        Some(key)
     }
 
     /// The scheduler boots it (an `Event::Boot`) when it sees fit.

@@ -126,6 +126,8 @@ pub struct World {
     torn_armed: BTreeSet<ActorId>,
     /// Nodes whose next fsync fails.
     fsync_fail_armed: BTreeSet<ActorId>,
+    /// Nodes whose next boot fails to read a record, with the pick that chooses it.
+    read_error_armed: BTreeMap<ActorId, u64>,
     active: BTreeMap<FaultId, ActiveFault>,
     next_fault: u64,
     blocked: BTreeSet<(ActorId, ActorId)>,
@@ -166,6 +168,7 @@ impl World {
             clocks: BTreeMap::new(),
             torn_armed: BTreeSet::new(),
             fsync_fail_armed: BTreeSet::new(),
+            read_error_armed: BTreeMap::new(),
             active: BTreeMap::new(),
             next_fault: 0,
             blocked: BTreeSet::new(),

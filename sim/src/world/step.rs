@@ -4,7 +4,7 @@
 
 use super::{Applied, Held, World};
 use shardsim_core::storage::{StorageKey, StorageOp};
-use shardsim_core::{ActorId, Effect, Input, Instant, Ready};
+use shardsim_core::{ActorId, Effect, Input, InputError, Instant, Ready};
 
 impl World {
     /// A down actor starts from its durable disk; commands that came while it was down
@@ -14,7 +14,15 @@ impl World {
             return;
         }
         let now = self.local_now(actor);
-        let (result, ready) = self.actors.boot(actor, now, &mut self.entropy);
+        let unreadable = self.unreadable_at_boot(actor);
+        let (result, ready) = self.actors.boot(actor, now, unreadable, &mut self.entropy);
+        if let Err(error @ InputError::DiskUnreadable(_)) = &result {
+            // It never came up: retried, as a supervisor restarts a process that failed.
+            self.note(&format!("{actor} failed to boot: {error}"));
+            self.stats.steps += 1;
+            self.start(actor, applied);
+            return;
+        }
         self.finish_step(actor, result, ready, applied);
         for command in self.commands.remove(&actor).unwrap_or_default() {
             self.step(actor, Input::Command(&command), applied);
