@@ -37,8 +37,9 @@ pub struct ShardView {
     pub shard: ShardId,
     pub owner: NodeId,
     pub load: ShardLoad,
-    /// A shard with an active migration is never moved again until it is terminal.
-    pub migrating: bool,
+    /// The target of the shard's active migration, if it has one: such a shard is never
+    /// moved again until the migration ends, and planners count it where it is going.
+    pub migrating_to: Option<NodeId>,
 }
 
 /// Everything a planner reads: a snapshot, so planners stay pure functions.

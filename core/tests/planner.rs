@@ -19,7 +19,7 @@ fn view(node_count: u32, owners: &[u32], writes: &[u64]) -> ClusterView {
             shard: ShardId(index as u32),
             owner: NodeId(*owner),
             load: ShardLoad { shard: ShardId(index as u32), bytes: 0, writes_per_s: *writes, reads_per_s: 0 },
-            migrating: false,
+            migrating_to: None,
         })
         .collect();
     ClusterView { nodes, shards, active_by_node: vec![], active_total: 0 }
@@ -50,7 +50,7 @@ fn load_based_leaves_a_balanced_cluster_alone_and_never_splits_a_single_hot_shar
 #[test]
 fn planners_skip_migrating_shards_and_respect_the_per_tick_cap() {
     let mut cluster = view(2, &[1, 1, 1, 1], &[10, 10, 10, 10]);
-    cluster.shards[0].migrating = true;
+    cluster.shards[0].migrating_to = Some(NodeId(2));
     cluster.active_by_node = vec![(NodeId(1), 1), (NodeId(2), 1)];
     cluster.active_total = 1;
     let caps = MigrationCaps { active_total_max: 4, active_per_node_max: 2, moves_per_tick_max: 1 };
@@ -107,13 +107,26 @@ fn a_drain_counts_each_move_before_choosing_the_next_target() {
 
 #[test]
 fn least_shard_moves_from_the_fullest_node_that_has_a_shard_not_in_flight() {
-    // n1 holds four shards, all migrating; n2 holds three; n3 none. Only n2 can give.
-    let mut cluster = view(3, &[1, 1, 1, 1, 2, 2, 2], &[0; 7]);
+    // n1 holds four shards, all migrating to n4; n2 holds three; n3 none. Only n2 can give.
+    let mut cluster = view(4, &[1, 1, 1, 1, 2, 2, 2], &[0; 7]);
     for shard in cluster.shards.iter_mut().take(4) {
-        shard.migrating = true;
+        shard.migrating_to = Some(NodeId(4));
     }
     let config = LeastShardConfig { rebalance_threshold_shards: 1, absolute_limit_shards: 1, relative_limit: 1.0 };
-    assert_eq!(plan_least_shard(&cluster, config, ROOMY), moves(&[(4, 2, 3)]));
+    assert_eq!(plan_least_shard(&cluster, config, ROOMY), moves(&[(4, 2, 1)]));
+}
+
+#[test]
+fn least_shard_counts_a_shard_in_flight_where_it_is_going() {
+    // n1 holds three, n2 one, n3 none, but s0 is on its way from n1 to n3: counted there,
+    // the gap is one and nothing moves. Counted at n1, a second shard would go to n3,
+    // leaving it fuller than n1 (found by swarm seed 48: s3 moved round three nodes).
+    let mut cluster = view(3, &[1, 1, 1, 2], &[0; 4]);
+    cluster.shards[0].migrating_to = Some(NodeId(3));
+    cluster.active_by_node = vec![(NodeId(1), 1), (NodeId(3), 1)];
+    cluster.active_total = 1;
+    let config = LeastShardConfig { rebalance_threshold_shards: 1, absolute_limit_shards: 5, relative_limit: 1.0 };
+    assert_eq!(plan_least_shard(&cluster, config, ROOMY), moves(&[]));
 }
 
 #[test]

@@ -53,7 +53,7 @@ fn cluster_view() -> impl Strategy<Value = (ClusterView, MigrationCaps)> {
                     }
                     let load =
                         ShardLoad { shard: ShardId(index as u32), bytes, writes_per_s: writes, reads_per_s: reads };
-                    ShardView { shard: ShardId(index as u32), owner, load, migrating }
+                    ShardView { shard: ShardId(index as u32), owner, load, migrating_to: migrating.then_some(owner) }
                 })
                 .collect();
             (ClusterView { nodes, shards, active_by_node: active.into_iter().collect(), active_total }, caps)
@@ -70,7 +70,7 @@ fn check_common_rules(view: &ClusterView, caps: MigrationCaps, moves: &[Move]) {
     let mut moved = BTreeSet::new();
     for planned in moves {
         let shard = view.shards.iter().find(|shard| shard.shard == planned.shard).expect("a known shard");
-        assert!(!shard.migrating, "moved {} which has an active migration", planned.shard);
+        assert!(shard.migrating_to.is_none(), "moved {} which has an active migration", planned.shard);
         assert_eq!(shard.owner, planned.from, "moved from a node that does not own it");
         assert!(moved.insert(planned.shard), "moved {} twice", planned.shard);
         assert_ne!(planned.from, planned.to);

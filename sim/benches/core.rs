@@ -51,7 +51,7 @@ fn cluster(size: Size) -> ClusterView {
                 writes_per_s: entropy.below(500),
                 reads_per_s: entropy.below(500),
             };
-            ShardView { shard: ShardId(shard), owner, load, migrating: entropy.below(100) == 0 }
+            ShardView { shard: ShardId(shard), owner, load, migrating_to: (entropy.below(100) == 0).then_some(owner) }
         })
         .collect();
     ClusterView { nodes, shards, active_by_node: vec![], active_total: 0 }

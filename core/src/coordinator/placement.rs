@@ -44,7 +44,7 @@ impl Coordinator {
                 shard,
                 owner: route.owner,
                 load: self.shard_loads.get(&shard).copied().unwrap_or(ShardLoad { shard, ..ShardLoad::default() }),
-                migrating: self.tracker.active_for_shard(shard).is_some(),
+                migrating_to: self.tracker.active_for_shard(shard).map(|record| record.target_node),
             })
             .collect();
         if self.config.has_canary(Canary::CapsIgnored) {

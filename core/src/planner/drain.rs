@@ -32,7 +32,7 @@ pub(crate) fn plan_drain_with(view: &ClusterView, caps: MigrationCaps, any_targe
         if budget.exhausted() {
             break;
         }
-        if shard.migrating || !leaving.contains(&shard.owner) || !budget.node_has_room(shard.owner) {
+        if shard.migrating_to.is_some() || !leaving.contains(&shard.owner) || !budget.node_has_room(shard.owner) {
             continue;
         }
         let target = counts

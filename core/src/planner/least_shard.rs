@@ -50,10 +50,14 @@ pub(crate) fn plan_least_shard_with(
     let mut owned: BTreeMap<NodeId, Vec<ShardId>> = view.nodes.iter().map(|node| (node.node, Vec::new())).collect();
     let mut counts: BTreeMap<NodeId, usize> = owned.keys().map(|node| (*node, 0)).collect();
     for shard in &view.shards {
-        if let Some(count) = counts.get_mut(&shard.owner) {
+        // A shard in flight counts where it is going: planning as if it stayed put sends
+        // a second shard to a node that is already receiving one, and moves chase it.
+        if let Some(count) = counts.get_mut(&shard.migrating_to.unwrap_or(shard.owner)) {
             *count += 1;
-            if !shard.migrating {
-                owned.get_mut(&shard.owner).expect("owner known").push(shard.shard);
+        }
+        if shard.migrating_to.is_none() {
+            if let Some(owned) = owned.get_mut(&shard.owner) {
+                owned.push(shard.shard);
             }
         }
     }

@@ -82,7 +82,7 @@ pub(crate) fn plan_load_based_with(
     for (shard, score) in view.shards.iter().zip(&scores) {
         if let Some(total) = node_score.get_mut(&shard.owner) {
             *total += score;
-            if !shard.migrating {
+            if shard.migrating_to.is_none() {
                 movable.entry(shard.owner).or_default().push((*score, shard.shard));
             }
         }

@@ -39,7 +39,7 @@ impl Planner for FewestShardsFirst {
         let moves = if self.sloppy { (most - fewest) / 2 } else { 1 };
         view.shards
             .iter()
-            .filter(|shard| shard.owner == from && !shard.migrating)
+            .filter(|shard| shard.owner == from && shard.migrating_to.is_none())
             .take(moves)
             .map(|shard| Move { shard: shard.shard, from, to })
             .collect()

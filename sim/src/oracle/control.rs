@@ -180,7 +180,7 @@ fn shared_contract(facts: &Facts, view: &ClusterView, moves: &[Move]) -> Check {
                 planned.shard, planned.from, shard.owner
             ));
         }
-        if shard.migrating {
+        if shard.migrating_to.is_some() {
             return Err(format!("plan {plan} moves {}, which is in flight", planned.shard));
         }
         if !moved.insert(planned.shard) {
@@ -207,10 +207,12 @@ fn drain_contract(view: &ClusterView, moves: &[Move]) -> Check {
     }
 }
 
+/// Shards per node as the least-shard contract counts them: a shard in flight where it
+/// is going.
 fn shard_counts(view: &ClusterView) -> BTreeMap<NodeId, usize> {
     let mut counts: BTreeMap<NodeId, usize> = view.nodes.iter().map(|node| (node.node, 0)).collect();
     for shard in &view.shards {
-        *counts.entry(shard.owner).or_default() += 1;
+        *counts.entry(shard.migrating_to.unwrap_or(shard.owner)).or_default() += 1;
     }
     counts
 }

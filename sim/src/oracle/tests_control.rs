@@ -103,7 +103,7 @@ fn rebalance_gates_respected_fails_within_the_grace_after_a_change_or_under_back
 
 fn shard_view(shard: u32, owner: u32, writes_per_s: u64) -> ShardView {
     let load = ShardLoad { shard: ShardId(shard), bytes: 0, writes_per_s, reads_per_s: 0 };
-    ShardView { shard: ShardId(shard), owner: NodeId(owner), load, migrating: false }
+    ShardView { shard: ShardId(shard), owner: NodeId(owner), load, migrating_to: None }
 }
 
 fn view(accepting: &[u32], leaving: &[u32], shards: Vec<ShardView>) -> ClusterView {
@@ -133,7 +133,7 @@ fn planner_sound_fails_on_broken_caps_in_flight_shards_and_non_accepting_targets
     broken(judge(config.clone(), drain(&[(3, 2, 3)])), &crate::oracle::control::PLANNER_SOUND);
     broken(judge(config.clone(), drain(&[(0, 2, 3)])), &crate::oracle::control::PLANNER_SOUND);
     let mut in_flight = shards();
-    in_flight[0].migrating = true;
+    in_flight[0].migrating_to = Some(NodeId(2));
     broken(
         judge(config, plan(PlanSource::Drain, view(&[2, 3], &[1], in_flight), &[(0, 1, 2)])),
         &crate::oracle::control::PLANNER_SOUND,
@@ -149,7 +149,12 @@ fn planner_sound_fails_when_a_least_shard_move_is_within_the_threshold() {
     let wide = plan(PlanSource::LeastShard, view(&[1, 2], &[], shards(4).collect()), &[(0, 1, 2)]);
     judge(config.clone(), wide).unwrap();
     let narrow = plan(PlanSource::LeastShard, view(&[1, 2], &[], shards(3).collect()), &[(0, 1, 2)]);
-    broken(judge(config, narrow), &crate::oracle::control::PLANNER_SOUND);
+    broken(judge(config.clone(), narrow), &crate::oracle::control::PLANNER_SOUND);
+    // 4 against 2 by owner, but one of the four is on its way to n2: 3 against 3.
+    let mut in_flight: Vec<ShardView> = shards(4).collect();
+    in_flight[0].migrating_to = Some(NodeId(2));
+    let chasing = plan(PlanSource::LeastShard, view(&[1, 2], &[], in_flight), &[(1, 1, 2)]);
+    broken(judge(config, chasing), &crate::oracle::control::PLANNER_SOUND);
 }
 
 #[test]
