@@ -232,6 +232,15 @@ fn damage(probe: &mut Probe<DataNode>, index: u64) {
     probe.disk.insert(key, Bytes::from(bytes));
 }
 
+/// A write cut short: the second half of the entry never reached the disk and reads zero.
+fn tear(probe: &mut Probe<DataNode>, index: u64) {
+    let key = StorageKey::LogEntry(ShardId(0), LogIndex(index));
+    let mut bytes = probe.disk[&key].to_vec();
+    let half = bytes.len() / 2;
+    bytes[half..].fill(0);
+    probe.disk.insert(key, Bytes::from(bytes));
+}
+
 fn boot_observations(probe: &mut Probe<DataNode>) -> (Vec<Observation>, Vec<StorageOp>) {
     let outputs = probe.reboot();
     (observed(&outputs), outputs.persists)
@@ -240,7 +249,7 @@ fn boot_observations(probe: &mut Probe<DataNode>) -> (Vec<Observation>, Vec<Stor
 #[test]
 fn a_torn_last_entry_is_dropped_and_the_shard_served_without_it() {
     let mut probe = node_with_three_entries();
-    damage(&mut probe, 3);
+    tear(&mut probe, 3);
     let (observations, persists) = boot_observations(&mut probe);
     assert!(observations.iter().any(|observation| matches!(
         observation,
@@ -248,6 +257,17 @@ fn a_torn_last_entry_is_dropped_and_the_shard_served_without_it() {
     )));
     assert!(persists.contains(&StorageOp::Delete { key: StorageKey::LogEntry(ShardId(0), LogIndex(3)) }));
     assert_eq!(probe.actor.shard(ShardId(0)).expect("still held").log.last_index(), LogIndex(2));
+}
+
+#[test]
+fn a_rotten_last_entry_is_no_tear_and_refuses_the_shard() {
+    let mut probe = node_with_three_entries();
+    damage(&mut probe, 3);
+    let (observations, _) = boot_observations(&mut probe);
+    assert!(observations
+        .iter()
+        .any(|observation| matches!(observation, Observation::ShardRefused { shard: ShardId(0), .. })));
+    assert!(probe.actor.shard(ShardId(0)).is_none());
 }
 
 #[test]

@@ -22,6 +22,7 @@ fn base_rate_per_10s(kind: FaultKind) -> f64 {
         FaultKind::ClockDrift => 0.5,
         FaultKind::TornWrite | FaultKind::FsyncFail => 2.0,
         FaultKind::DiskFull | FaultKind::BitFlip | FaultKind::ReadError => 1.0,
+        FaultKind::CutOverClockStep => 1.0,
         FaultKind::Join => 0.0,
     }
 }
@@ -131,6 +132,13 @@ impl Draw<'_> {
             FaultKind::DiskFull => Fault::DiskFull { node: self.node(), heal_after_ms: self.heal_after_ms() },
             FaultKind::BitFlip => Fault::BitFlip { node: self.node(), pick: self.rng.next_u64() },
             FaultKind::ReadError => Fault::ReadError { node: self.node(), pick: self.rng.next_u64() },
+            FaultKind::CutOverClockStep => {
+                // A stall past the budget, but within what a clock read `back_ms` short
+                // lets an unchecked coordinator wait for.
+                let back_ms = self.between(500, (3_000.0 * self.intensity) as u64);
+                let stall_ms = self.scenario.protocol.write_pause_budget_ms + back_ms / 2;
+                Fault::CutOverClockStep { back_ms, stall_ms }
+            }
             FaultKind::Join => unreachable!("joins are drawn per spare node"),
         }
     }
@@ -156,7 +164,8 @@ pub fn generate(seed: u64, scenario: &Scenario) -> FaultPlan {
             continue;
         }
         let clocks_skewed = events.iter().any(|event| event.at_ms == 0 && event.fault.kind() == FaultKind::ClockStep);
-        if matches!(kind, FaultKind::ClockDrift | FaultKind::ClockStep) && !clocks_skewed {
+        if matches!(kind, FaultKind::ClockDrift | FaultKind::ClockStep | FaultKind::CutOverClockStep) && !clocks_skewed
+        {
             // Every machine's clock starts off true by an offset, set before it boots so
             // nobody is told: a minute or more, so that no step back reaches zero.
             for target in draw.everyone() {

@@ -137,8 +137,8 @@ impl Scenario {
                 1.0,
             ),
             ScenarioName::Clocks => (
-                "every machine's clock off by an offset and drifting; NTP steps forward and back; slow and lossy links; coordinator crashes",
-                vec![ClockDrift, ClockStep, CrashCoordinator, Delay, Loss, HotSpot],
+                "every machine's clock off by an offset and drifting; NTP steps forward and back, some aimed at cut-overs; slow and lossy links; coordinator crashes",
+                vec![ClockDrift, ClockStep, CutOverClockStep, CrashCoordinator, Delay, Loss, HotSpot],
                 false,
                 1.0,
             ),

@@ -47,3 +47,66 @@ fn a_step_is_announced_to_a_running_actor_which_reports_at_once() {
     let interval_ms = ProtocolConfig::default().heartbeat_interval_ms;
     assert_eq!(due, Instant(50 + interval_ms));
 }
+
+/// Two nodes, then a third joins: the least-shard planner moves shards to it under
+/// writes. A targeted nemesis is armed for the first cut-over.
+fn join_with_a_cut_over_clock_step(canaries: Vec<shardsim::core::canary::Canary>) -> World {
+    use shardsim::core::config::PlannerKind;
+    use shardsim::core::{ClientId, EntityKey, ShardId};
+    use shardsim::workload::Workload;
+    use shardsim::world::run_in_order;
+    let protocol =
+        ProtocolConfig { planner: PlannerKind::LeastShard, shard_count: 6, canaries, ..ProtocolConfig::default() };
+    let budget_ms = protocol.write_pause_budget_ms;
+    let mut world = World::new(WorldConfig {
+        workload: Workload::new(protocol.shard_count, 0, 5),
+        ..WorldConfig::plain(protocol, 3, 1, 7)
+    });
+    for target in [Target::Coordinator, Target::Node(NodeId(1)), Target::Node(NodeId(2)), Target::Node(NodeId(3))] {
+        clock_fault(&mut world, Fault::ClockStep { target, by_ms: 60_000 });
+    }
+    for actor in
+        [ActorId::Coordinator, ActorId::Node(NodeId(1)), ActorId::Node(NodeId(2)), ActorId::Client(ClientId(1))]
+    {
+        apply_settled(&mut world, Event::Boot { actor }).expect("a fresh cluster boots");
+    }
+    clock_fault(&mut world, Fault::CutOverClockStep { back_ms: 1_000, stall_ms: budget_ms + 500 });
+    let mut written = 0u64;
+    let mut writes = |world: &mut World| {
+        if world.now().as_ms().is_multiple_of(5) {
+            written += 1;
+            let shard = ShardId((written % 6) as u32);
+            apply_settled(
+                world,
+                Event::ClientWrite { client: ClientId(1), shard, entity: EntityKey(0), payload: written },
+            )?;
+        }
+        Ok(())
+    };
+    if run_in_order(&mut world, 3_000, &mut writes).is_ok()
+        && apply_settled(&mut world, Event::Boot { actor: ActorId::Node(NodeId(3)) }).is_ok()
+    {
+        let _ = run_in_order(&mut world, 8_000, &mut writes);
+    }
+    world
+}
+
+#[test]
+fn a_clock_stepped_back_as_a_cut_over_starts_aborts_it_and_the_stall_heals() {
+    let world = join_with_a_cut_over_clock_step(vec![]);
+    if let Some(violation) = world.violation() {
+        panic!("{violation}");
+    }
+    let summary = world.summary();
+    assert_eq!(summary.faults_injected.get("cut_over_clock_step_went_off"), Some(&1));
+    assert!(summary.coverage.get("aborted_clock_stepped").is_some_and(|count| *count >= 1), "{:?}", summary.coverage);
+    assert!(world.blocked().is_empty(), "the world healed the stall it set off");
+    assert!(summary.migrations_completed >= 2, "later migrations complete: {summary:?}");
+}
+
+#[test]
+fn the_unchecked_clock_canary_pauses_past_the_budget_under_the_targeted_nemesis() {
+    let mut world = join_with_a_cut_over_clock_step(vec![shardsim::core::canary::Canary::PauseOnUncheckedClock]);
+    let violation = world.take_violation().expect("the canary is caught");
+    assert_eq!(violation.invariant, "write_pause_within_budget", "{violation}");
+}

@@ -9,6 +9,7 @@ use crate::log::LogEntry;
 use crate::observation::Observation;
 use crate::storage::{
     checked_body, decode_body, decode_record, put, unchecked_body, CorruptRecord, DiskImage, StorageKey, StorageOp,
+    CHECKSUM_BYTES,
 };
 use crate::timer::Timer;
 use crate::wire::ShardRole;
@@ -35,6 +36,14 @@ pub(crate) fn next_incarnation(
     Ok(incarnation)
 }
 
+/// Whether a record that failed its checksum looks torn rather than rotten: a write cut
+/// short leaves the sectors it never reached reading zero, so its stored checksum is zero
+/// too (etcd's WAL tells torn from corrupt the same way). A rotten record keeps its
+/// checksum, bar one in 2^32.
+fn looks_torn(value: &[u8]) -> bool {
+    value.len() >= CHECKSUM_BYTES && value[value.len() - CHECKSUM_BYTES..].iter().all(|byte| *byte == 0)
+}
+
 /// Whether `index` is the last entry of `shard`'s log on `disk`.
 fn is_last_entry(disk: &DiskImage, shard: ShardId, index: crate::ids::LogIndex) -> bool {
     use std::ops::Bound::{Excluded, Unbounded};
@@ -55,8 +64,9 @@ impl DataNode {
 
     /// Shard metadata sorts before log entries, so every entry finds its shard. Entries
     /// of a shard without metadata are leftovers of an interrupted drop and are skipped.
-    /// Every record's checksum is checked: a bad last entry of a log is a torn write
-    /// (never synced, never acked) and is dropped; any other bad record refuses its
+    /// Every record's checksum is checked: a bad last entry of a log that reads zero at
+    /// its end is a torn write (never synced, never acked) and is dropped; any other bad
+    /// record (rot, even in the last entry) refuses its
     /// shard: it is neither served nor held, and heartbeats name it to the coordinator.
     pub(super) fn boot(
         &mut self,
@@ -90,7 +100,7 @@ impl DataNode {
                         Ok(entry) => {
                             state.log.append(entry);
                         }
-                        Err(corrupt) if is_last_entry(disk, shard, index) => {
+                        Err(corrupt) if is_last_entry(disk, shard, index) && looks_torn(value) => {
                             out.persist(StorageOp::Delete { key: *key });
                             let detail = corrupt.detail;
                             tracing::warn!(%shard, %index, %detail, "torn log tail dropped");

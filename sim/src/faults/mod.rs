@@ -31,10 +31,11 @@ pub enum FaultKind {
     DiskFull,
     BitFlip,
     ReadError,
+    CutOverClockStep,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 21] = [
+    pub const ALL: [FaultKind; 22] = [
         FaultKind::Isolate,
         FaultKind::Split,
         FaultKind::OneWay,
@@ -56,6 +57,7 @@ impl FaultKind {
         FaultKind::DiskFull,
         FaultKind::BitFlip,
         FaultKind::ReadError,
+        FaultKind::CutOverClockStep,
     ];
 
     /// The kind's name in reports, plans and coverage (as serde spells it).
@@ -82,6 +84,7 @@ impl FaultKind {
             FaultKind::DiskFull => "disk_full",
             FaultKind::BitFlip => "bit_flip",
             FaultKind::ReadError => "read_error",
+            FaultKind::CutOverClockStep => "cut_over_clock_step",
         }
     }
 }
@@ -201,6 +204,14 @@ pub enum Fault {
         node: NodeId,
         pick: u64,
     },
+    /// A targeted nemesis, armed until the next cut-over starts: then the coordinator's
+    /// clock steps back `back_ms` (announced, as any step) and the migration's target is
+    /// cut off for `stall_ms`, so the cut-over, unless aborted, pauses writes that long
+    /// in true time while the coordinator's clock reads `back_ms` less.
+    CutOverClockStep {
+        back_ms: u64,
+        stall_ms: u64,
+    },
 }
 
 impl Fault {
@@ -227,6 +238,7 @@ impl Fault {
             Fault::DiskFull { .. } => FaultKind::DiskFull,
             Fault::BitFlip { .. } => FaultKind::BitFlip,
             Fault::ReadError { .. } => FaultKind::ReadError,
+            Fault::CutOverClockStep { .. } => FaultKind::CutOverClockStep,
         }
     }
 

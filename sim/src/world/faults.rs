@@ -204,6 +204,10 @@ impl World {
                 self.clocks.entry(actor_of(*target)).or_default().set_drift(self.now, *drift_ppm);
                 return Ok(None);
             }
+            Fault::CutOverClockStep { back_ms, stall_ms } => {
+                self.cut_over_step_armed.push((*back_ms, *stall_ms));
+                return Ok(None);
+            }
             Fault::ClockStep { target, by_ms } => {
                 let actor = actor_of(*target);
                 self.clocks.entry(actor).or_default().step(self.now, *by_ms);
@@ -228,6 +232,60 @@ impl World {
         self.note(&format!("heal {:?}", active.fault));
         self.oracle.fault_ended(active.fault.kind());
         self.relink();
+    }
+
+    /// A cut-over started: an armed targeted nemesis goes off once this event is done.
+    pub(super) fn cut_over_started(&mut self, migration: shardsim_core::MigrationId) {
+        if self.cut_over_step_armed.is_empty() {
+            return;
+        }
+        let target = self
+            .actors
+            .coordinator
+            .actor
+            .as_ref()
+            .and_then(|coordinator| coordinator.tracker().get(migration))
+            .map(|record| record.target_node);
+        let Some(target) = target else { return };
+        let (back_ms, stall_ms) = self.cut_over_step_armed.remove(0);
+        *self.faults_injected.entry("cut_over_clock_step_went_off".to_string()).or_default() += 1;
+        self.note(&format!("{migration} cuts over: the coordinator's clock steps back {back_ms} ms, {target} stalls"));
+        self.reactions.push(Fault::ClockStep { target: Target::Coordinator, by_ms: -(back_ms as i64) });
+        self.reactions.push(Fault::Isolate { node: target, heal_after_ms: stall_ms });
+    }
+
+    /// Injects what targeted nemeses set off, and times the heals of those that last:
+    /// no scheduler knows of them, so the world heals them itself.
+    pub(super) fn react(&mut self, applied: &mut Applied) {
+        let (fault_before, network_changed) = (applied.fault.take(), applied.network_changed);
+        for fault in std::mem::take(&mut self.reactions) {
+            self.inject(&fault, applied);
+            if let (Some(id), Some(after_ms)) = (applied.fault.take(), fault.heals_after_ms()) {
+                self.timed_heals.insert((self.now.plus_ms(after_ms), id));
+            }
+        }
+        applied.fault = fault_before;
+        applied.network_changed |= network_changed;
+    }
+
+    /// Heals the world's own faults whose time has come.
+    pub(super) fn heal_due(&mut self, applied: &mut Applied) {
+        while let Some(&(at, id)) = self.timed_heals.first() {
+            if at > self.now {
+                return;
+            }
+            self.timed_heals.pop_first();
+            self.heal(id, applied);
+        }
+    }
+
+    /// No fault armed before the liveness phase goes off in it: every fault has healed.
+    pub(super) fn disarm_all(&mut self) {
+        self.torn_armed.clear();
+        self.fsync_fail_armed.clear();
+        self.read_error_armed.clear();
+        self.cut_over_step_armed.clear();
+        self.reactions.clear();
     }
 
     pub(super) fn heal_all(&mut self, applied: &mut Applied) {

@@ -128,6 +128,12 @@ pub struct World {
     fsync_fail_armed: BTreeSet<ActorId>,
     /// Nodes whose next boot fails to read a record, with the pick that chooses it.
     read_error_armed: BTreeMap<ActorId, u64>,
+    /// Targeted nemeses waiting for the next cut-over: (clock step back, stall), ms.
+    cut_over_step_armed: Vec<(u64, u64)>,
+    /// Faults a targeted nemesis set off during this event, injected once it is done.
+    reactions: Vec<crate::faults::Fault>,
+    /// Faults the world injected itself, with when they heal (no scheduler knows them).
+    timed_heals: BTreeSet<(Instant, FaultId)>,
     active: BTreeMap<FaultId, ActiveFault>,
     next_fault: u64,
     blocked: BTreeSet<(ActorId, ActorId)>,
@@ -169,6 +175,9 @@ impl World {
             torn_armed: BTreeSet::new(),
             fsync_fail_armed: BTreeSet::new(),
             read_error_armed: BTreeMap::new(),
+            cut_over_step_armed: Vec::new(),
+            reactions: Vec::new(),
+            timed_heals: BTreeSet::new(),
             active: BTreeMap::new(),
             next_fault: 0,
             blocked: BTreeSet::new(),
@@ -193,6 +202,7 @@ impl World {
         if let Some(recorded) = &mut self.recorded {
             recorded.push(Scheduled { at_ms: self.now.as_ms(), event: event.clone() });
         }
+        self.heal_due(&mut applied);
         match event {
             Event::Boot { actor } => self.boot(actor, &mut applied),
             Event::Deliver { message } => self.deliver(message, &mut applied),
@@ -218,11 +228,13 @@ impl World {
             Event::HealAll => self.heal_all(&mut applied),
             Event::StartLiveness => {
                 self.heal_all(&mut applied);
+                self.disarm_all();
                 self.oracle.start_liveness(self.now);
                 self.workload.sweeping = true;
                 self.note(crate::trace::LIVENESS_PHASE_ACTION);
             }
         }
+        self.react(&mut applied);
         applied
     }
 

@@ -3,8 +3,9 @@
 //! disk's sync — what waited for it.
 
 use super::{Applied, Held, World};
+use shardsim_core::phase::Phase;
 use shardsim_core::storage::{StorageKey, StorageOp};
-use shardsim_core::{ActorId, Effect, Input, InputError, Instant, Ready};
+use shardsim_core::{ActorId, Effect, Input, InputError, Instant, Observation, Ready};
 
 impl World {
     /// A down actor starts from its durable disk; commands that came while it was down
@@ -125,6 +126,9 @@ impl World {
                 Effect::Send { to, bytes } => self.send(actor, to, bytes, applied),
                 Effect::Observe(observation) => {
                     self.trace.observation(now, actor, &observation);
+                    if let Observation::MigrationPhase { migration, to: Phase::CutOver, .. } = observation {
+                        self.cut_over_started(migration);
+                    }
                     if self.violation.is_some() || !self.check_invariants {
                         continue;
                     }
