@@ -260,6 +260,41 @@ fn a_shard_its_owner_refused_as_corrupt_is_recreated_empty_at_a_new_epoch_once()
 }
 
 #[test]
+fn a_shard_refused_by_an_owner_that_never_confirmed_it_is_rehomed_from_the_retained_log() {
+    let (mut probe, migration, shard) = draining_cluster();
+    let source = seal(&mut probe, migration, shard);
+    let verified = Message::TargetVerified { migration, shard, held_index: LogIndex(6), digest: Digest(42) };
+    probe.deliver(node_identity(2, 1), verified).unwrap();
+    // n2 restarts before it confirms holding e2, and refuses the shard as corrupt.
+    let refused = heartbeat_refusing(&mut probe, node_identity(2, 2), vec![], vec![shard]);
+    assert!(!observed(&refused).iter().any(|observation| matches!(observation, Observation::ShardRecreated { .. })));
+    // n1 was never released: it still retains the log, and owns the shard again.
+    let retained = ShardReport {
+        shard,
+        role: ShardRole::Forwarding { owner: NodeId(2), address: node_address(2), epoch: Epoch(2), retained: true },
+        last_index: LogIndex(6),
+    };
+    let outputs = heartbeat_with(&mut probe, source, vec![retained]);
+    assert!(messages(&outputs).contains(&Message::RehomeShard { shard, epoch: Epoch(3) }));
+    assert_eq!(probe.actor.routing().get(shard).unwrap().owner, NodeId(1));
+    let dropped = heartbeat_refusing(&mut probe, node_identity(2, 2), vec![], vec![shard]);
+    assert!(messages(&dropped).contains(&Message::ReleaseShard { shard, epoch: Epoch(3) }));
+}
+
+#[test]
+fn a_refused_shard_whose_retained_log_never_turns_up_is_recreated_after_a_migration_timeout() {
+    let (mut probe, migration, shard) = draining_cluster();
+    seal(&mut probe, migration, shard);
+    let verified = Message::TargetVerified { migration, shard, held_index: LogIndex(6), digest: Digest(42) };
+    probe.deliver(node_identity(2, 1), verified).unwrap();
+    let rebooted = node_identity(2, 2);
+    heartbeat_refusing(&mut probe, rebooted, vec![], vec![shard]);
+    probe.now = Instant(probe.now.as_ms() + ProtocolConfig::default().migration_timeout_ms * 2);
+    let outputs = heartbeat_refusing(&mut probe, rebooted, vec![], vec![shard]);
+    assert!(messages(&outputs).contains(&Message::AssignShard { shard, epoch: Epoch(3) }));
+}
+
+#[test]
 fn a_refused_copy_of_a_shard_routed_elsewhere_is_released() {
     let mut probe = settled_cluster();
     let (shard, route) = probe.actor.routing().owned_by(NodeId(1)).next().expect("n1 owns a shard");

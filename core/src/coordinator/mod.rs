@@ -60,6 +60,10 @@ pub struct Coordinator {
     confirmed: BTreeMap<crate::ids::ShardId, crate::ids::Epoch>,
     /// Shards whose owner was seen to have lost them, at the routed epoch (volatile).
     lost: BTreeMap<crate::ids::ShardId, crate::ids::Epoch>,
+    /// Shards whose owner refused them as corrupt while the previous owner may still
+    /// retain the log, since when (volatile): rehomed from it, or re-created empty once
+    /// it has not turned up within a migration timeout.
+    refused_since: BTreeMap<crate::ids::ShardId, Instant>,
 }
 
 impl Coordinator {
@@ -87,6 +91,7 @@ impl Coordinator {
             shard_loads: BTreeMap::new(),
             confirmed: BTreeMap::new(),
             lost: BTreeMap::new(),
+            refused_since: BTreeMap::new(),
         }
     }
 

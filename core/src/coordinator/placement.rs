@@ -40,6 +40,9 @@ impl Coordinator {
             .routing
             .iter()
             .filter(|(_, route)| nodes.iter().any(|node| node.node == route.owner))
+            // A shard its owner lost waits for a rehome or a re-creation; no plan may move
+            // it (its source would refuse, again and again).
+            .filter(|(shard, _)| !self.lost.contains_key(shard))
             .map(|(shard, route)| ShardView {
                 shard,
                 owner: route.owner,

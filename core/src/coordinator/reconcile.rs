@@ -39,7 +39,7 @@ impl Coordinator {
                 self.shard_loads.insert(load.shard, *load);
             }
         }
-        self.reconcile(node, sender, &heartbeat, out);
+        self.reconcile(now, node, sender, &heartbeat, out);
         Ok(())
     }
 
@@ -58,7 +58,14 @@ impl Coordinator {
         }
     }
 
-    fn reconcile(&mut self, node: NodeId, sender: PeerIdentity, heartbeat: &Heartbeat, out: &mut Outbox) {
+    fn reconcile(
+        &mut self,
+        now: crate::ids::Instant,
+        node: NodeId,
+        sender: PeerIdentity,
+        heartbeat: &Heartbeat,
+        out: &mut Outbox,
+    ) {
         let mut replies = Vec::new();
         let mut rehomes = Vec::new();
         let mut recreations = Vec::new();
@@ -72,9 +79,15 @@ impl Coordinator {
             } else if route.owner_identity == Some(sender) {
                 // Re-created for this very life already: the assignment was lost.
                 replies.push(Message::AssignShard { shard: *shard, epoch: route.epoch });
-            } else if self.tracker.active_for_shard(*shard).is_none() {
+            } else if self.tracker.active_for_shard(*shard).is_some() {
                 // A migration in flight ends first (its source changed identity): its
                 // target may hold the shard whole.
+            } else if self.may_be_retained(*shard, route.epoch, now) {
+                // The owner never confirmed this epoch, so its previous owner has not
+                // been released: it retains the log, and owns the shard again when it
+                // next reports it (a rehome). Nothing is lost.
+                self.lost.insert(*shard, route.epoch);
+            } else {
                 recreations.push(*shard);
             }
         }
@@ -160,6 +173,19 @@ impl Coordinator {
         }
     }
 
+    /// Whether a refused shard's previous owner may still retain its log: the route moved
+    /// on from the first epoch and the owner never confirmed holding it (a previous owner
+    /// is released only after that), and a migration timeout has not passed since the
+    /// refusal was first seen (the retained copy may be gone too, and the shard must not
+    /// stay dark).
+    fn may_be_retained(&mut self, shard: ShardId, epoch: Epoch, now: crate::ids::Instant) -> bool {
+        if epoch == Epoch::INITIAL || self.confirmed.get(&shard) == Some(&epoch) {
+            return false;
+        }
+        let since = *self.refused_since.entry(shard).or_insert(now);
+        now.ms_since(since) < self.config.at_least_ms(self.config.migration_timeout_ms)
+    }
+
     /// The owner refused the shard as corrupt and nobody else holds it: it starts again
     /// empty on the owner at a new epoch, so the cluster serves it again. What it held is
     /// lost (a shard has one copy), and the new epoch says so to every client and node.
@@ -177,6 +203,7 @@ impl Coordinator {
             lost_epoch: lost.epoch,
         });
         self.lost.remove(&shard);
+        self.refused_since.remove(&shard);
         out.send(self.me(), identity.address, Some(identity.incarnation), Message::AssignShard { shard, epoch });
     }
 
@@ -194,6 +221,7 @@ impl Coordinator {
             lost_owner: lost.owner,
         });
         self.lost.remove(&shard);
+        self.refused_since.remove(&shard);
         out.send(self.me(), identity.address, Some(identity.incarnation), Message::RehomeShard { shard, epoch });
     }
 }
