@@ -168,11 +168,14 @@ impl Scenario {
     }
 
     /// How long the healed cluster has to converge: the scenario's bound, or longer when
-    /// its knobs pace rebalancing slowly: time to move every shard once at one planned
-    /// move a sweep, and one migration timeout more.
+    /// its knobs pace rebalancing slowly: time to move every shard once at the moves a
+    /// sweep may start, and one migration timeout more. When the moves all leave one node
+    /// (a node left holding many shards after drains), its per-node cap bounds them too:
+    /// swarm seed 3925 moved one shard a sweep off n1 and needed 41 s of a 30 s bound.
     pub fn liveness_bound_for_knobs_ms(&self) -> u64 {
         let protocol = &self.protocol;
-        let moves_per_sweep = protocol.caps.moves_per_tick_max.max(1) as u64;
+        let caps = &protocol.caps;
+        let moves_per_sweep = caps.moves_per_tick_max.min(caps.active_per_node_max).max(1) as u64;
         let paced_ms = u64::from(protocol.shard_count) * protocol.rebalance_interval_ms / moves_per_sweep;
         self.liveness_bound_ms.max(paced_ms + protocol.migration_timeout_ms)
     }
