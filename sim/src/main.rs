@@ -37,6 +37,11 @@ enum Command {
     /// Run a range of seeds in parallel, with a progress bar and a JSON report.
     #[command(after_help = EXIT_CODES)]
     Sweep(commands::SweepArgs),
+    /// Merge sweep reports (shards of a range, or ranges run apart) into one: totals,
+    /// failures grouped by signature, seeds missing or run twice flagged. Prints and exits
+    /// as a sweep does.
+    #[command(after_help = EXIT_CODES)]
+    Merge(commands::MergeArgs),
     /// Cut a failing run down while it breaks the same invariant: its fault plan's events
     /// (delta debugging), then each event made simpler, then the cluster; writes the
     /// minimal plan, knobs and schedule and the commands that replay them. Exits as the
@@ -58,7 +63,28 @@ enum Command {
     Invariants,
 }
 
+/// Printing into a closed pipe (`shardsim sweep ... | head`) ends the process quietly,
+/// as ripgrep does: the reader has all it wanted. `println!` panics on the EPIPE, and the
+/// standard library ignores SIGPIPE (no `unsafe` here to restore it), so the panic hook
+/// tells that one panic from the others, which it leaves to the default hook.
+fn quiet_on_closed_pipe() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.contains("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(exit_code::PASS);
+        }
+        default_hook(info);
+    }));
+}
+
 fn main() {
+    quiet_on_closed_pipe();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {
@@ -71,6 +97,7 @@ fn main() {
     let code = match cli.command {
         Command::Run(args) => commands::run(args),
         Command::Sweep(args) => commands::sweep(args),
+        Command::Merge(args) => commands::merge(args),
         Command::Shrink(args) => commands::shrink(args),
         Command::Explore(args) => commands::explore(args),
         Command::Bench(args) => commands::bench(args),

@@ -6,6 +6,8 @@ use crate::oracle::coverage;
 use crate::report::{exit_code, Report, Verdict};
 use crate::scenario::ScenarioName;
 use crate::simulation::{RunOutcome, Simulation};
+use crate::sweep_records::{DeterminismMismatch, SeedRecord, SeedsRun};
+use crate::sweep_shard::SeedShard;
 use serde::{Deserialize, Serialize};
 use shardsim_core::canary::Canary;
 use shardsim_core::config::knobs::PLANNER_KNOB;
@@ -13,17 +15,44 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
+use std::time::Duration;
 
 #[derive(Clone, Debug)]
 pub struct SweepOptions {
     pub seeds: Range<u64>,
+    /// Which of the range's seeds this process runs.
+    pub shard: SeedShard,
     pub jobs: usize,
     pub scenario: ScenarioName,
     pub canaries: Vec<Canary>,
     pub fail_fast: bool,
     /// Knobs pinned for every seed, and the file they came from.
     pub pins: Option<(Knobs, String)>,
+    /// Start no seed after this much wall time (the seeds started finish).
+    pub run_for: Option<Duration>,
+    /// Run every k-th seed of the shard twice and compare the trace hashes.
+    pub determinism_every: Option<u64>,
 }
+
+impl SweepOptions {
+    /// Every seed of `seeds` once, on `jobs` threads, nothing else asked.
+    pub fn new(seeds: Range<u64>, scenario: ScenarioName, jobs: usize) -> SweepOptions {
+        SweepOptions {
+            seeds,
+            shard: SeedShard::WHOLE,
+            jobs,
+            scenario,
+            canaries: Vec::new(),
+            fail_fast: false,
+            pins: None,
+            run_for: None,
+            determinism_every: None,
+        }
+    }
+}
+
+/// The version reports carry: merging reports of different builds is refused.
+pub const REPORT_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SweepFailure {
@@ -125,8 +154,18 @@ pub fn group_by_signature(failures: &[SweepFailure]) -> Vec<FailureSignature> {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SweepReport {
+    /// The shardsim version that wrote it.
+    #[serde(default)]
+    pub version: String,
     pub scenario: String,
     pub seeds: String,
+    /// The shard of the range this sweep ran (`0/1`: all of it); a merged report lists
+    /// each part's.
+    #[serde(default)]
+    pub shards: Vec<String>,
+    /// How many of the shard's seeds ran, and whether all did.
+    #[serde(default)]
+    pub seeds_run: SeedsRun,
     pub canaries: Vec<String>,
     pub jobs: usize,
     pub runs: u64,
@@ -155,6 +194,14 @@ pub struct SweepReport {
     pub faults_injected: BTreeMap<String, u64>,
     #[serde(default)]
     pub faults_skipped: BTreeMap<String, u64>,
+    /// Seeds run twice to check determinism, and those whose two runs differed.
+    #[serde(default)]
+    pub determinism_checked: u64,
+    #[serde(default)]
+    pub determinism_mismatches: Vec<DeterminismMismatch>,
+    /// One record per seed run, by seed: what `merge` and seed-by-seed comparisons read.
+    #[serde(default)]
+    pub records: Vec<SeedRecord>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -210,8 +257,12 @@ impl Tally {
 }
 
 impl SweepReport {
-    /// The exit code of the lowest failing seed, or 0.
+    /// 5 if a determinism check failed, else the exit code of the lowest failing seed,
+    /// or 0.
     pub fn exit_code(&self) -> i32 {
+        if !self.determinism_mismatches.is_empty() {
+            return exit_code::CRASH;
+        }
         self.failures.iter().min_by_key(|failure| failure.seed).map_or(exit_code::PASS, |failure| failure.exit_code)
     }
 }
@@ -250,35 +301,51 @@ pub fn simulation_for(options: &SweepOptions, seed: u64) -> Result<Simulation, B
     }
 }
 
-/// Runs every seed of the range (or up to the first failure, with `fail_fast`), calling
-/// `on_report` on the calling thread as each seed ends.
+/// One seed's run, with its second run's trace hash when it is checked for determinism.
+struct SeedOutcome {
+    report: Report,
+    rerun_hash: Option<String>,
+}
+
+fn run_seed(options: &SweepOptions, seed: u64, check_determinism: bool) -> SeedOutcome {
+    match simulation_for(options, seed) {
+        Ok(simulation) => {
+            let report = simulation.run();
+            let rerun_hash = check_determinism.then(|| format!("{:016x}", simulation.run_outcome().trace_hash));
+            SeedOutcome { report, rerun_hash }
+        }
+        Err(unpinned) => {
+            let (simulation, error) = *unpinned;
+            SeedOutcome { report: simulation.report(RunOutcome::crashed(error), 0), rerun_hash: None }
+        }
+    }
+}
+
+/// Runs the shard's seeds of the range in order on `jobs` threads (up to the first
+/// failure with `fail_fast`, or until `run_for` is spent), calling `on_report` on the
+/// calling thread as each seed ends. Seeds are handed out in order and every one handed
+/// out finishes, so the seeds run are always the first k of the shard's sequence.
 pub fn sweep(options: &SweepOptions, mut on_report: impl FnMut(&Report)) -> SweepReport {
     let started = std::time::Instant::now();
-    let next_seed = Arc::new(AtomicU64::new(options.seeds.start));
+    let next_k = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
-    let (sender, receiver) = mpsc::channel::<Report>();
+    let (sender, receiver) = mpsc::channel::<SeedOutcome>();
     let mut workers = Vec::new();
     for _ in 0..options.jobs.max(1) {
-        let (next_seed, stop, sender, options) = (next_seed.clone(), stop.clone(), sender.clone(), options.clone());
+        let (next_k, stop, sender, options) = (next_k.clone(), stop.clone(), sender.clone(), options.clone());
         workers.push(std::thread::spawn(move || loop {
-            if stop.load(Ordering::SeqCst) {
+            let out_of_time = options.run_for.is_some_and(|limit| started.elapsed() >= limit);
+            if stop.load(Ordering::SeqCst) || out_of_time {
                 return;
             }
-            let seed = next_seed.fetch_add(1, Ordering::SeqCst);
-            if seed >= options.seeds.end {
-                return;
-            }
-            let report = match simulation_for(&options, seed) {
-                Ok(simulation) => simulation.run(),
-                Err(unpinned) => {
-                    let (simulation, error) = *unpinned;
-                    simulation.report(RunOutcome::crashed(error), 0)
-                }
-            };
-            if options.fail_fast && !report.verdict.is_pass() {
+            let k = next_k.fetch_add(1, Ordering::SeqCst);
+            let Some(seed) = options.shard.nth(&options.seeds, k) else { return };
+            let check = options.determinism_every.is_some_and(|every| k % every.max(1) == 0);
+            let outcome = run_seed(&options, seed, check);
+            if options.fail_fast && !outcome.report.verdict.is_pass() {
                 stop.store(true, Ordering::SeqCst);
             }
-            if sender.send(report).is_err() {
+            if sender.send(outcome).is_err() {
                 return;
             }
         }));
@@ -286,8 +353,10 @@ pub fn sweep(options: &SweepOptions, mut on_report: impl FnMut(&Report)) -> Swee
     drop(sender);
     let (mut runs, mut passed, mut simulated_ms) = (0, 0, 0);
     let mut failures = Vec::new();
+    let mut records = Vec::new();
+    let (mut determinism_checked, mut determinism_mismatches) = (0, Vec::new());
     let mut tally = Tally::default();
-    for report in receiver {
+    for SeedOutcome { report, rerun_hash } in receiver {
         runs += 1;
         tally.add(&report);
         simulated_ms += report.summary.simulated_ms;
@@ -295,17 +364,41 @@ pub fn sweep(options: &SweepOptions, mut on_report: impl FnMut(&Report)) -> Swee
             Some(failure) => failures.push(failure),
             None => passed += 1,
         }
+        if let Some(second_hash) = rerun_hash {
+            determinism_checked += 1;
+            if second_hash != report.trace_hash {
+                determinism_mismatches.push(DeterminismMismatch {
+                    seed: report.seed,
+                    first_hash: report.trace_hash.clone(),
+                    second_hash,
+                    reproduce: format!("{} --check-determinism", report.reproduce),
+                });
+            }
+        }
+        records.push(SeedRecord::of(&report));
         on_report(&report);
     }
     for worker in workers {
         let _ = worker.join();
     }
     failures.sort_by_key(|failure| failure.seed);
+    records.sort_by_key(|record| record.seed);
+    determinism_mismatches.sort_by_key(|mismatch: &DeterminismMismatch| mismatch.seed);
+    let of = options.shard.len(&options.seeds);
+    let seeds_run = SeedsRun {
+        count: runs,
+        of,
+        complete: runs == of,
+        through_seed: runs.checked_sub(1).and_then(|last| options.shard.nth(&options.seeds, last)),
+    };
     let wall_ms = started.elapsed().as_millis() as u64;
     let wall_s = (wall_ms as f64 / 1000.0).max(1e-3);
     SweepReport {
+        version: REPORT_VERSION.to_string(),
         scenario: options.scenario.to_string(),
         seeds: format!("{}..{}", options.seeds.start, options.seeds.end),
+        shards: vec![options.shard.to_string()],
+        seeds_run,
         canaries: options.canaries.iter().map(|canary| canary.to_string()).collect(),
         jobs: options.jobs,
         runs,
@@ -323,6 +416,9 @@ pub fn sweep(options: &SweepOptions, mut on_report: impl FnMut(&Report)) -> Swee
         convergence: tally.convergence,
         faults_injected: tally.faults_injected,
         faults_skipped: tally.faults_skipped,
+        determinism_checked,
+        determinism_mismatches,
+        records,
     }
 }
 

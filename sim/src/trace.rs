@@ -8,6 +8,20 @@ use shardsim_core::{ActorId, Instant, Observation};
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 
+/// FNV-1a of `bytes` continued from `hash` (start from [`fnv1a`]'s offset).
+pub fn fnv1a_fold(mut hash: u64, bytes: &[u8]) -> u64 {
+    for byte in bytes {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(FNV_PRIME);
+    }
+    hash
+}
+
+/// FNV-1a of `bytes`: a fixed, portable hash (never `RandomState`).
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    fnv1a_fold(FNV_OFFSET, bytes)
+}
+
 #[derive(Serialize)]
 struct ObservationLine<'a> {
     t_ms: u64,
@@ -34,10 +48,7 @@ impl Trace {
     }
 
     fn fold(&mut self) {
-        for byte in &self.scratch {
-            self.hash ^= u64::from(*byte);
-            self.hash = self.hash.wrapping_mul(FNV_PRIME);
-        }
+        self.hash = fnv1a_fold(self.hash, &self.scratch);
     }
 
     pub fn observation(&mut self, at: Instant, actor: ActorId, observation: &Observation) {

@@ -12,7 +12,7 @@ pub fn jobs() -> usize {
 
 /// Runs a range of seeds of a scenario, in parallel, quietly.
 pub fn run_seeds(scenario: ScenarioName, seeds: Range<u64>, canaries: &[Canary], fail_fast: bool) -> SweepReport {
-    let options = SweepOptions { seeds, jobs: jobs(), scenario, canaries: canaries.to_vec(), fail_fast, pins: None };
+    let options = SweepOptions { canaries: canaries.to_vec(), fail_fast, ..SweepOptions::new(seeds, scenario, jobs()) };
     sweep(&options, |_| {})
 }
 

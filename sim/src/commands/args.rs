@@ -94,15 +94,31 @@ pub struct SweepArgs {
     /// Seeds to run, `A..B` with B exclusive.
     #[arg(long, value_name = "A..B")]
     pub seeds: String,
-    /// Seeds run in parallel, one thread each.
-    #[arg(long, default_value_t = 1)]
-    pub jobs: usize,
+    /// Seeds run in parallel, one thread each [default: the machine's available
+    /// parallelism].
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Run only shard i of n (0-based, as a Kubernetes completion index): the seeds
+    /// A+i, A+i+n, A+i+2n, ... of the range. Every seed is in exactly one shard.
+    #[arg(long, value_name = "i/n", default_value = "0/1")]
+    pub shard: String,
+    /// Start seeds, from the range's start, until this much wall time has passed (90s,
+    /// 5m, 1h); the seeds started finish. The report says which ran.
+    #[arg(long = "for", value_name = "DURATION")]
+    pub run_for: Option<String>,
+    /// Run every k-th seed twice and compare the whole trace's hash (exit 5 on a
+    /// mismatch, with both hashes and the reproduce command).
+    #[arg(long, value_name = "K")]
+    pub check_determinism_every: Option<u64>,
     /// A named scenario (see `shardsim scenarios`).
     #[arg(long, default_value_t = ScenarioName::DEFAULT.to_string())]
     pub scenario: String,
-    /// Write the sweep's JSON report here.
+    /// Write the sweep's JSON report here (per-seed records included: see `merge`).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+    /// Write a JUnit XML report here: a test case per failing signature and a summary.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
     /// Stop at the first failing seed.
     #[arg(long)]
     pub fail_fast: bool,
@@ -118,6 +134,19 @@ pub struct SweepArgs {
     /// Draw the plot (see `run --plot`) of the smallest failing seed.
     #[arg(long, value_name = "FILE")]
     pub plot: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct MergeArgs {
+    /// Sweep reports (`sweep --report`) of one scenario, canary set and version.
+    #[arg(required = true, value_name = "REPORT")]
+    pub reports: Vec<PathBuf>,
+    /// Write the merged JSON report here.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Write a JUnit XML report of the merged result here.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
 }
 
 #[derive(Args)]

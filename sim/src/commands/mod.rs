@@ -4,6 +4,7 @@
 mod args;
 mod explore;
 mod listing;
+mod merge;
 mod run;
 mod save;
 mod shrink;
@@ -11,9 +12,10 @@ mod shrink_progress;
 mod shrink_schedule;
 mod sweep;
 
-pub use args::{BenchArgs, ExploreArgs, RunArgs, ShrinkArgs, SweepArgs};
+pub use args::{BenchArgs, ExploreArgs, MergeArgs, RunArgs, ShrinkArgs, SweepArgs};
 pub use explore::explore;
 pub use listing::{bench, canaries, invariants, scenarios};
+pub use merge::merge;
 pub use run::run;
 pub use shrink::shrink;
 pub use sweep::sweep;
