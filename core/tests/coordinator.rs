@@ -257,6 +257,11 @@ fn a_shard_its_owner_refused_as_corrupt_is_recreated_empty_at_a_new_epoch_once()
     assert!(messages(&again).contains(&Message::AssignShard { shard, epoch }));
     assert!(!observed(&again).iter().any(|observation| matches!(observation, Observation::ShardRecreated { .. })));
     assert_eq!(probe.actor.routing().get(shard).unwrap().epoch, epoch);
+
+    // A later life refuses it again (the clear never reached its disk): no migration
+    // left a retained log at this epoch, so it is re-created again at once.
+    let again_later = heartbeat_refusing(&mut probe, node_identity(1, 3), vec![], vec![shard]);
+    assert!(messages(&again_later).contains(&Message::AssignShard { shard, epoch: epoch.next() }));
 }
 
 #[test]

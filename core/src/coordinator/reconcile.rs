@@ -173,13 +173,18 @@ impl Coordinator {
         }
     }
 
-    /// Whether a refused shard's previous owner may still retain its log: the route moved
-    /// on from the first epoch and the owner never confirmed holding it (a previous owner
-    /// is released only after that), and a migration timeout has not passed since the
+    /// Whether a refused shard's previous owner may still retain its log: a migration
+    /// committed the routed epoch and the owner never confirmed holding it (a previous
+    /// owner is released only after that), and a migration timeout has not passed since the
     /// refusal was first seen (the retained copy may be gone too, and the shard must not
     /// stay dark).
     fn may_be_retained(&mut self, shard: ShardId, epoch: Epoch, now: crate::ids::Instant) -> bool {
-        if epoch == Epoch::INITIAL || self.confirmed.get(&shard) == Some(&epoch) {
+        // Only a migration's commit leaves a retained log behind (not an allocation, a
+        // re-creation or a rehome): the completed record of it names this epoch.
+        let committed_by_migration = self.tracker.records().any(|record| {
+            record.shard == shard && record.phase == crate::phase::Phase::Complete && record.from_epoch.next() == epoch
+        });
+        if !committed_by_migration || self.confirmed.get(&shard) == Some(&epoch) {
             return false;
         }
         let since = *self.refused_since.entry(shard).or_insert(now);
