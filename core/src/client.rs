@@ -31,6 +31,8 @@ struct PendingWrite {
     payload: Bytes,
     attempts: u32,
     next_attempt_at: Instant,
+    /// Sent, and nothing came back yet: a timeout, not a rejection, ends this wait.
+    unanswered: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -101,6 +103,7 @@ impl Client {
                     payload: payload.clone(),
                     attempts: 0,
                     next_attempt_at: now,
+                    unanswered: false,
                 };
                 self.pending.insert(write_id, pending);
                 self.attempt(now, write_id, out);
@@ -150,17 +153,26 @@ impl Client {
             pending.next_attempt_at = now.plus_ms(self.config.client_route_query_ms);
             return;
         };
+        if pending.unanswered {
+            // The last send went unanswered: loss, or an address nobody listens on any
+            // more (the owner's machine was replaced). Ask the coordinator again; a
+            // route at the same epoch with a new address replaces the cached one.
+            self.query_route(now, shard, out);
+        }
         let pending = self.pending.get_mut(&write_id).expect("present");
         pending.attempts += 1;
         pending.next_attempt_at = now.plus_ms(self.config.client_write_timeout_ms);
+        pending.unanswered = true;
         let (entity, payload) = (pending.entity, pending.payload.clone());
         let write = Message::Write { shard, epoch: route.epoch, write_id, entity, payload };
         out.send(self.me(), route.address, None, write);
     }
 
+    /// An answer came (a rejection, a route): try again after `delay_ms`.
     fn retry_after(&mut self, now: Instant, write_id: WriteId, delay_ms: u64) {
         if let Some(pending) = self.pending.get_mut(&write_id) {
             pending.next_attempt_at = now.plus_ms(delay_ms);
+            pending.unanswered = false;
         }
     }
 

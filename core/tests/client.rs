@@ -72,3 +72,25 @@ fn retries_are_bounded_and_so_is_the_queue() {
     assert_eq!(gave_up, max, "every write is abandoned after its attempts with no route");
     assert_eq!(probe.actor.pending_writes(), 0);
 }
+
+#[test]
+fn an_unanswered_write_asks_the_coordinator_again_and_follows_a_new_address() {
+    // The owner's machine was replaced after the client learnt the route: same node, same
+    // epoch, another address. Silence at the old one must not hold the write forever.
+    let mut probe = client();
+    probe.command(write(0)).unwrap();
+    let old = Message::RouteReply { shard: ShardId(0), owner: Some((NodeId(1), node_address(1))), epoch: Epoch(1) };
+    probe.deliver(coordinator_identity(), old).unwrap();
+    let first = probe.tick_at(20);
+    assert!(sent(&first)
+        .iter()
+        .any(|(to, message)| *to == node_address(1) && matches!(message, Message::Write { .. })));
+    let timeout_ms = ProtocolConfig::default().client_write_timeout_ms;
+    let retry = probe.tick_at(20 + timeout_ms + 20);
+    assert!(messages(&retry).contains(&Message::RouteQuery { shard: ShardId(0) }), "a timeout refreshes the route");
+    let moved_to = Address::new([10, 0, 11, 1], 7000);
+    let new = Message::RouteReply { shard: ShardId(0), owner: Some((NodeId(1), moved_to)), epoch: Epoch(1) };
+    probe.deliver(coordinator_identity(), new).unwrap();
+    let outputs = probe.tick_at(20 + 2 * timeout_ms + 40);
+    assert!(sent(&outputs).iter().any(|(to, message)| *to == moved_to && matches!(message, Message::Write { .. })));
+}
