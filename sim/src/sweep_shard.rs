@@ -33,16 +33,6 @@ impl SeedShard {
         let span = range.end - range.start;
         span / self.count + u64::from(span % self.count > self.index)
     }
-
-    pub fn is_empty(self, range: &Range<u64>) -> bool {
-        self.len(range) == 0
-    }
-}
-
-impl Default for SeedShard {
-    fn default() -> Self {
-        SeedShard::WHOLE
-    }
 }
 
 impl fmt::Display for SeedShard {
