@@ -92,3 +92,16 @@ fn a_read_error_at_boot_fails_that_boot_and_the_retry_reads_the_disk_whole() {
     run_with_writes(&mut world, 2_000);
     world.oracle().final_check(world.now(), world.actors()).unwrap_or_else(|violation| panic!("{violation}"));
 }
+
+#[test]
+fn a_record_flipped_twice_while_its_node_is_down_is_judged_against_what_was_first_written() {
+    let mut world = written_cluster();
+    inject(&mut world, Fault::Crash { target: shardsim::faults::Target::Node(NodeId(2)), down_ms: 0 });
+    // The same pick twice: the same record, the same bit, flipped and flipped back.
+    inject(&mut world, Fault::BitFlip { node: NodeId(2), pick: 5 });
+    inject(&mut world, Fault::BitFlip { node: NodeId(2), pick: 5 });
+    apply_settled(&mut world, Event::Boot { actor: ActorId::Node(NodeId(2)) })
+        .unwrap_or_else(|violation| panic!("{violation}"));
+    run_with_writes(&mut world, 2_000);
+    world.oracle().final_check(world.now(), world.actors()).unwrap_or_else(|violation| panic!("{violation}"));
+}

@@ -345,7 +345,11 @@ impl World {
         });
         let meant = self.actors.disk_mut(actor).flip_bit(key, pick / records.len() as u64).expect("a stored record");
         self.note(&format!("bit flipped in {key:?} on {actor}{}", if owned { ": its only copy, lost" } else { "" }));
-        self.oracle.note_damaged_record(node, key, meant);
+        // A record damaged already (flipped or torn while its node was down) keeps the
+        // bytes first meant there, which the oracle holds.
+        if shardsim_core::storage::checked_body(key, &meant).is_ok() {
+            self.oracle.note_damaged_record(node, key, meant);
+        }
         if owned {
             *self.faults_injected.entry("bit_flip_lost_only_copy".to_string()).or_default() += 1;
             self.oracle.note_shard_lost(shard);
