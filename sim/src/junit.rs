@@ -3,6 +3,7 @@
 //! and the command that reproduces the smallest), one per determinism mismatch, and a
 //! summary case for the seeds that ran.
 
+use crate::report::exit_code;
 use crate::sweep::SweepReport;
 use std::fmt::Write as _;
 
@@ -58,8 +59,8 @@ pub fn render(report: &SweepReport) -> String {
     );
     for signature in &report.signatures {
         let kind = match signature.exit_code {
-            3 => "safety",
-            4 => "liveness",
+            exit_code::SAFETY => "safety",
+            exit_code::LIVENESS => "liveness",
             _ => "crash",
         };
         let seeds: Vec<String> = signature.seeds.iter().map(u64::to_string).collect();
