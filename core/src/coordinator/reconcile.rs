@@ -191,15 +191,29 @@ impl Coordinator {
         now.ms_since(since) < self.config.at_least_ms(self.config.migration_timeout_ms)
     }
 
+    /// Routes `shard` to `node` as `identity` at the next epoch, durably, and forgets that
+    /// it was lost or refused. Returns the route it replaces.
+    fn route_anew(
+        &mut self,
+        shard: ShardId,
+        node: NodeId,
+        identity: PeerIdentity,
+        out: &mut Outbox,
+    ) -> crate::routing::Route {
+        let previous = self.routing.get(shard).expect("a lost or refused shard is routed");
+        let route = crate::routing::Route { owner: node, epoch: previous.epoch.next(), owner_identity: Some(identity) };
+        out.persist(self.routing.set(shard, route));
+        self.lost.remove(&shard);
+        self.refused_since.remove(&shard);
+        previous
+    }
+
     /// The owner refused the shard as corrupt and nobody else holds it: it starts again
     /// empty on the owner at a new epoch, so the cluster serves it again. What it held is
     /// lost (a shard has one copy), and the new epoch says so to every client and node.
     fn recreate(&mut self, shard: ShardId, node: NodeId, identity: PeerIdentity, out: &mut Outbox) {
-        let lost = self.routing.get(shard).expect("a refused shard is routed");
+        let lost = self.route_anew(shard, node, identity, out);
         let epoch = lost.epoch.next();
-        out.persist(
-            self.routing.set(shard, crate::routing::Route { owner: node, epoch, owner_identity: Some(identity) }),
-        );
         tracing::warn!(%shard, %node, %epoch, "shard corrupt on its owner: re-created empty");
         out.observe(crate::observation::Observation::ShardRecreated {
             shard,
@@ -207,26 +221,19 @@ impl Coordinator {
             epoch,
             lost_epoch: lost.epoch,
         });
-        self.lost.remove(&shard);
-        self.refused_since.remove(&shard);
         out.send(self.me(), identity.address, Some(identity.incarnation), Message::AssignShard { shard, epoch });
     }
 
     /// The committed owner lost the shard; `node`, which retained the log, owns it again.
     fn rehome(&mut self, shard: ShardId, node: NodeId, identity: PeerIdentity, out: &mut Outbox) {
-        let lost = self.routing.get(shard).expect("a lost shard is routed");
+        let lost = self.route_anew(shard, node, identity, out);
         let epoch = lost.epoch.next();
-        out.persist(
-            self.routing.set(shard, crate::routing::Route { owner: node, epoch, owner_identity: Some(identity) }),
-        );
         out.observe(crate::observation::Observation::ShardRehomed {
             shard,
             owner: node,
             epoch,
             lost_owner: lost.owner,
         });
-        self.lost.remove(&shard);
-        self.refused_since.remove(&shard);
         out.send(self.me(), identity.address, Some(identity.incarnation), Message::RehomeShard { shard, epoch });
     }
 }
