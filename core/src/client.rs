@@ -17,14 +17,14 @@ use crate::wire::{decode, Message, Rejection};
 use bytes::Bytes;
 use std::collections::BTreeMap;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct CachedRoute {
     pub owner: NodeId,
     pub address: Address,
     pub epoch: Epoch,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize)]
 struct PendingWrite {
     shard: ShardId,
     entity: EntityKey,
@@ -35,9 +35,10 @@ struct PendingWrite {
     unanswered: bool,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct Client {
     client: ClientId,
+    #[serde(skip)] // fixed for a whole run: not part of a state
     config: ProtocolConfig,
     identity: Option<PeerIdentity>,
     routes: BTreeMap<ShardId, CachedRoute>,

@@ -16,7 +16,7 @@ pub trait Entropy {
 }
 
 /// SplitMix64: tiny, fast and good enough for jitter. For drivers and tests.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct SplitMix64 {
     state: u64,
 }

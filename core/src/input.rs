@@ -45,7 +45,7 @@ pub enum Input<'a> {
 }
 
 /// Commands from the driver's workload or operator.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub enum Command {
     /// Operator to coordinator: drain this node and let it leave.
     Decommission { node: NodeId },

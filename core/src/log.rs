@@ -43,7 +43,7 @@ pub struct LogEntry {
 }
 
 /// The in-memory copy of one shard's log. The disk holds the same entries, one key each.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ShardLog {
     entries: Vec<LogEntry>,
     digest: Digest,

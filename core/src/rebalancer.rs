@@ -30,7 +30,7 @@ pub struct RebalancerTiming {
     pub cpu_threshold_permille: u32,
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct Rebalancer {
     last_sweep_at: Option<Instant>,
     kicked: bool,

@@ -14,7 +14,7 @@ pub struct Route {
     pub owner_identity: Option<PeerIdentity>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct RoutingTable {
     routes: BTreeMap<ShardId, Route>,
 }

@@ -48,7 +48,7 @@ impl fmt::Display for Timer {
 }
 
 /// One deadline per timer name; a driver's copy of what an actor asked for.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct TimerTable {
     deadlines: [Option<Instant>; Timer::ALL.len()],
 }

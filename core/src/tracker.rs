@@ -76,7 +76,7 @@ impl fmt::Display for TrackerError {
 
 impl std::error::Error for TrackerError {}
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct MigrationTracker {
     caps: MigrationCaps,
     terminal_kept_max: usize,

@@ -20,6 +20,11 @@ impl SimDisk {
         &self.durable
     }
 
+    /// Writes in the page cache, not yet durable, oldest first.
+    pub fn cache(&self) -> &[StorageOp] {
+        &self.cache
+    }
+
     /// Queues a write in the page cache; it is durable only after the next sync.
     pub fn write(&mut self, op: StorageOp) {
         self.cache.push(op);

@@ -14,6 +14,7 @@ pub mod cluster;
 pub mod disk;
 pub mod fault_draw;
 pub mod faults;
+pub mod fingerprint;
 pub mod junit;
 pub mod knob_map;
 pub mod knobs;

@@ -193,10 +193,18 @@ fn explore_searches_exhaustively_and_replays_what_it_finds() {
     let output =
         shardsim(&["explore", "--exhaustive", "--canary", "phase-shortcut", "--save", saved.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(3), "{}", text(&output));
-    assert!(text(&output).contains("shortest sequence found: 2 choices"), "{}", text(&output));
+    assert!(text(&output).contains("shortest sequence: 2 choices"), "{}", text(&output));
     let replayed = shardsim(&["explore", "--replay", saved.to_str().unwrap()]);
     assert_eq!(replayed.status.code(), Some(3), "{}", text(&replayed));
     assert!(text(&replayed).contains(PHASE_ORDER.name));
+
+    let bounded = shardsim(&["explore", "--exhaustive", "--drops", "--timers", "--memory-max", "64KiB", "--jobs", "2"]);
+    assert_eq!(bounded.status.code(), Some(0), "{}", text(&bounded));
+    assert!(text(&bounded).contains("stopped at --memory-max"), "{}", text(&bounded));
+    for bad in [["--memory-max", "2XB"], ["--start", "sideways"]] {
+        let refused = shardsim(&["explore", "--exhaustive", bad[0], bad[1]]);
+        assert_eq!(refused.status.code(), Some(2), "{bad:?}: {}", text(&refused));
+    }
 
     let missing = shardsim(&["explore", "--replay", "/nonexistent.json"]);
     assert_eq!(missing.status.code(), Some(2));

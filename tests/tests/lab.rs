@@ -4,8 +4,10 @@
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
 use shardsim::core::canary::Canary;
-use shardsim::lab::explore::{exhaustive, random_walk, start_lab, ExhaustiveOptions, Replay, Start};
+use shardsim::fingerprint::{Encoder, Relabel};
+use shardsim::lab::explore::{random_walk, start_lab, Replay, Start};
 use shardsim::lab::fuzz::warm_lab_with;
+use shardsim::lab::search::{search, Budgets, SearchEnd, SearchOptions};
 use shardsim::lab::{Choice, LabConfig};
 use shardsim::oracle::invariants::PHASE_ORDER;
 
@@ -59,9 +61,15 @@ fn proptest_shrinks_a_canary_s_failing_order_to_a_short_one() {
 #[test]
 fn exhaustive_search_covers_a_full_migration_and_finds_nothing_on_the_correct_core() {
     let config = LabConfig { nodes: 2, spare_nodes: 0, shards: 1, ..LabConfig::default() };
-    let options = ExhaustiveOptions { depth_max: 12, states_max: 50_000, drops: true, crashes: 1, timers: false };
-    let outcome = exhaustive(&config, options).expect("the start is reachable");
+    let options = SearchOptions {
+        drops: true,
+        budgets: Budgets { crashes: 1, ..Budgets::default() },
+        states_max: 50_000,
+        ..SearchOptions::new(12)
+    };
+    let outcome = search(&config, &options).expect("the start is reachable");
     assert!(outcome.violation.is_none(), "{:?}", outcome.violation);
+    assert!(matches!(outcome.end, SearchEnd::Complete | SearchEnd::Exhausted { .. }), "{:?}", outcome.end);
     assert!(outcome.full_migrations > 0, "no explored order completed the migration");
     assert!(outcome.distinct_states > 100, "explored {} states", outcome.distinct_states);
 }
@@ -75,10 +83,13 @@ fn exhaustive_search_finds_a_canary_by_a_shortest_sequence_that_replays() {
         canaries: vec![Canary::PhaseShortcut],
         ..LabConfig::default()
     };
-    let options = ExhaustiveOptions { depth_max: 12, states_max: 50_000, drops: false, crashes: 0, timers: false };
-    let outcome = exhaustive(&config, options).unwrap();
+    let options = SearchOptions { states_max: 50_000, ..SearchOptions::new(12) };
+    let outcome = search(&config, &options).unwrap();
     let (violation, choices) = outcome.violation.expect("the phase shortcut is found");
     assert_eq!(violation.invariant, PHASE_ORDER.name);
+    assert!(!violation.evidence.is_empty(), "the replayed violation carries its evidence");
+    // Deepening: no shorter sequence breaks it.
+    assert_eq!(outcome.depth_complete + 1, choices.len(), "{choices:?}");
     assert!(choices.len() <= 3, "{choices:?}");
     let replay = Replay {
         config,
@@ -102,4 +113,52 @@ fn a_random_walk_is_a_function_of_its_seed() {
     one.apply(Choice::Deliver(0)).unwrap();
     two.apply(Choice::FireTimer(0)).unwrap();
     assert_ne!(one.state_hash(), two.state_hash(), "different choices, different states");
+}
+
+/// A formed cluster with nothing in flight: node 1 holds shard 0, node 2 shard 1, node 3
+/// nothing (the lab's least-shard placement).
+fn settled_three_nodes_two_shards() -> shardsim::lab::Lab {
+    let config = LabConfig { nodes: 3, spare_nodes: 0, shards: 2, ..LabConfig::default() };
+    let mut lab = start_lab(&config, Start::Warm).unwrap();
+    while !lab.in_flight().is_empty() {
+        lab.apply(Choice::Deliver(0)).unwrap();
+    }
+    lab
+}
+
+#[test]
+fn symmetric_states_share_a_canonical_fingerprint_and_others_do_not() {
+    let settled = settled_three_nodes_two_shards();
+    let holders: Vec<usize> =
+        settled.actors().nodes.values().map(|slot| slot.actor.as_ref().map_or(0, |node| node.shards().len())).collect();
+    assert_eq!(holders, [1, 1, 0], "the placement this test relies on");
+    let crashed = |index: u16| {
+        let mut lab = settled.clone();
+        lab.apply(Choice::Crash(index)).unwrap();
+        lab
+    };
+    let (one, two, three) = (crashed(1), crashed(2), crashed(3));
+    let renamings = Relabel::all(3, 2, true);
+    let mut encoder = Encoder::new();
+    let mut canonical = |lab: &shardsim::lab::Lab| lab.canonical_fingerprint(&renamings, &mut encoder);
+    assert_eq!(canonical(&one), canonical(&two), "crashing either shard holder is one state up to names");
+    assert_ne!(canonical(&two), canonical(&three), "crashing the empty node is another");
+    assert_ne!(one.state_hash(), two.state_hash(), "without renaming they are two states");
+}
+
+#[test]
+fn a_search_on_two_threads_finds_the_same_states_and_bounds_stop_it_cleanly() {
+    let config = LabConfig { nodes: 2, spare_nodes: 0, shards: 1, ..LabConfig::default() };
+    let options =
+        SearchOptions { drops: true, budgets: Budgets { crashes: 1, ..Budgets::default() }, ..SearchOptions::new(10) };
+    let one = search(&config, &options).unwrap();
+    let two = search(&config, &SearchOptions { jobs: 2, ..options }).unwrap();
+    assert_eq!(one.end, SearchEnd::Complete);
+    assert_eq!((two.end, two.distinct_states), (one.end, one.distinct_states));
+    let capped = search(&config, &SearchOptions { states_max: 100, ..options }).unwrap();
+    assert_eq!(capped.end, SearchEnd::StatesMax);
+    assert!(capped.depth_complete < 10 && capped.violation.is_none());
+    let small = search(&config, &SearchOptions { memory_max_bytes: 4 << 10, ..options }).unwrap();
+    assert_eq!(small.end, SearchEnd::MemoryMax);
+    assert!(small.visited_bytes <= 4 << 10, "held {} bytes", small.visited_bytes);
 }

@@ -31,7 +31,7 @@ pub struct MemberRecord {
     pub decommissioned: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Member {
     pub record: MemberRecord,
     pub liveness: Liveness,
@@ -81,7 +81,7 @@ pub enum HeartbeatOutcome {
     },
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct Membership {
     members: BTreeMap<NodeId, Member>,
     last_change_at: Instant,

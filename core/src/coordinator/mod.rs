@@ -37,15 +37,17 @@ pub struct CoordinatorMeta {
 }
 
 /// Volatile per-migration bookkeeping, rebuilt empty after a restart.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
 struct Liaison {
     last_heard_at: Option<Instant>,
     last_sent_at: Option<Instant>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct Coordinator {
+    #[serde(skip)] // fixed for a whole run: not part of a state
     config: ProtocolConfig,
+    #[serde(skip)] // fixed for a whole run: not part of a state
     planner: Arc<dyn Planner>,
     identity: Option<PeerIdentity>,
     grace_started_at: Instant,

@@ -31,9 +31,10 @@ use crate::timer::Timer;
 use crate::wire::{decode, Message, ShardRole};
 use std::collections::BTreeMap;
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct DataNode {
     node: NodeId,
+    #[serde(skip)] // fixed for a whole run: not part of a state
     config: ProtocolConfig,
     identity: Option<PeerIdentity>,
     shards: BTreeMap<ShardId, ShardState>,

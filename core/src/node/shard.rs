@@ -6,7 +6,7 @@ use crate::log::ShardLog;
 use crate::wire::ShardRole;
 use std::collections::BTreeMap;
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct ShardState {
     pub role: ShardRole,
     pub log: ShardLog,

@@ -11,7 +11,7 @@ use crate::log::Digest;
 use crate::observation::Observation;
 use crate::wire::{Message, ShardRole, SourceProgress};
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub enum SourceStage {
     /// Base copy and catch-up: writes still flow.
     Streaming,
@@ -21,7 +21,7 @@ pub enum SourceStage {
     Sealed { index: LogIndex, digest: Digest },
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct SourceStream {
     migration: MigrationId,
     from_epoch: Epoch,

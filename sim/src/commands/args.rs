@@ -160,7 +160,8 @@ pub struct ExploreArgs {
     /// Random walk: also count distinct states (hashing every state costs more than a step).
     #[arg(long)]
     pub distinct: bool,
-    /// Search every order breadth first instead, from a started migration.
+    /// Model-check instead: every choice sequence depth first, deepening one step at a time
+    /// (a violation is found by a shortest sequence), states told apart by fingerprint.
     #[arg(long)]
     pub exhaustive: bool,
     /// Data nodes in the lab's cluster [default: 2 exhaustive, 3 (one a spare) walking].
@@ -172,15 +173,38 @@ pub struct ExploreArgs {
     /// Exhaustive: the longest choice sequence explored.
     #[arg(long, default_value_t = 16)]
     pub depth: usize,
-    /// Exhaustive: stop after this many distinct states.
-    #[arg(long, default_value_t = 200_000)]
-    pub states_max: usize,
+    /// Exhaustive: search to --depth at once, without deepening (no shortest-sequence
+    /// guarantee, no repeated shallow rounds).
+    #[arg(long)]
+    pub no_deepening: bool,
+    /// Exhaustive: stop cleanly after this many distinct states.
+    #[arg(long, default_value_t = 10_000_000)]
+    pub states_max: u64,
+    /// Exhaustive: stop cleanly before the visited set passes this size (e.g. 512MiB, 2GiB).
+    #[arg(long, default_value = "1GiB", value_parser = parse_size_bytes)]
+    pub memory_max: u64,
+    /// Exhaustive: worker threads [default: the machine's cores].
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Exhaustive: count states equal up to renaming data nodes and shards once.
+    #[arg(long)]
+    pub symmetry: bool,
+    /// Exhaustive: where it starts: `migrating` (node 1 decommissioned, its drain's first
+    /// StartMigration in flight) or `warm` (formed, every shard allocated).
+    #[arg(long, default_value = "migrating", value_parser = parse_start)]
+    pub start: shardsim::lab::explore::Start,
     /// Exhaustive: also lose messages.
     #[arg(long)]
     pub drops: bool,
     /// Exhaustive: crashes allowed on one path.
     #[arg(long, default_value_t = 0)]
     pub crashes: u8,
+    /// Exhaustive: client writes allowed on one path (each shard and entity is a branch).
+    #[arg(long, default_value_t = 0)]
+    pub writes: u8,
+    /// Exhaustive: disk faults allowed on one path (each node and kind is a branch).
+    #[arg(long, default_value_t = 0)]
+    pub disk_faults: u8,
     /// Exhaustive: also fire timers (time moves on).
     #[arg(long)]
     pub timers: bool,
@@ -213,4 +237,28 @@ pub struct BenchArgs {
     /// Where the JSON report goes.
     #[arg(long, value_name = "FILE", default_value = "shardsim-bench.json")]
     pub json: PathBuf,
+}
+
+/// A size in bytes: a number with an optional KiB, MiB or GiB (or K, M, G) suffix.
+pub fn parse_size_bytes(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let number: u64 = number.parse().map_err(|_| format!("`{text}` is not a size (try 512MiB or 2GiB)"))?;
+    let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" | "kb" => 1 << 10,
+        "m" | "mib" | "mb" => 1 << 20,
+        "g" | "gib" | "gb" => 1 << 30,
+        _ => return Err(format!("`{text}`: unknown unit `{unit}` (use KiB, MiB or GiB)")),
+    };
+    number.checked_mul(scale).ok_or_else(|| format!("`{text}` is too large"))
+}
+
+fn parse_start(text: &str) -> Result<shardsim::lab::explore::Start, String> {
+    match text {
+        "migrating" => Ok(shardsim::lab::explore::Start::Migrating),
+        "warm" => Ok(shardsim::lab::explore::Start::Warm),
+        _ => Err(format!("`{text}`: the lab starts `migrating` or `warm`")),
+    }
 }

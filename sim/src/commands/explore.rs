@@ -4,8 +4,9 @@
 use super::args::ExploreArgs;
 use super::{parse_canaries, usage_error};
 use shardsim::knobs;
-use shardsim::lab::explore::{exhaustive, random_walk, shrink, ExhaustiveOptions, Replay, Start};
+use shardsim::lab::explore::{random_walk, shrink, Replay, Start};
 use shardsim::lab::replay::replay_schedule;
+use shardsim::lab::search::{search, Budgets, SearchEnd, SearchOptions};
 use shardsim::lab::LabConfig;
 use shardsim::report::exit_code;
 use shardsim::world::Schedule;
@@ -137,42 +138,10 @@ pub fn explore(args: ExploreArgs) -> i32 {
     if !(1..=8).contains(&nodes) || !(1..=16).contains(&shards) || (!args.exhaustive && nodes < 2) {
         return usage_error("the lab takes 1..=8 nodes (2 or more for a walk, one of them a spare) and 1..=16 shards");
     }
-    let started = std::time::Instant::now();
     if args.exhaustive {
-        let config = LabConfig { nodes, spare_nodes: 0, shards, canaries, ..LabConfig::default() };
-        let options = ExhaustiveOptions {
-            depth_max: args.depth,
-            states_max: args.states_max,
-            drops: args.drops,
-            crashes: args.crashes,
-            timers: args.timers,
-        };
-        let outcome = match exhaustive(&config, options) {
-            Ok(outcome) => outcome,
-            Err(violation) => {
-                return report_lab_violation(&config, Start::Migrating, violation, Vec::new(), &args.save)
-            }
-        };
-        let seconds = started.elapsed().as_secs_f64().max(1e-6);
-        println!(
-            "exhaustive: {} nodes, {} shards, depth {}: {} states explored, {} distinct, deepest {}, {} ({:.0} steps/s); {} states with the migration fully applied",
-            nodes,
-            shards,
-            args.depth,
-            outcome.states_explored,
-            outcome.distinct_states,
-            outcome.depth_reached,
-            if outcome.complete { "complete" } else { "bounded" },
-            outcome.states_explored as f64 / seconds,
-            outcome.full_migrations
-        );
-        return match outcome.violation {
-            Some((violation, choices)) => {
-                report_lab_violation(&config, Start::Migrating, violation, choices, &args.save)
-            }
-            None => exit_code::PASS,
-        };
+        return model_check(&args, LabConfig { nodes, spare_nodes: 0, shards, canaries, ..LabConfig::default() });
     }
+    let started = std::time::Instant::now();
     let config = LabConfig { nodes, spare_nodes: 1, shards, canaries, steps_max: args.steps, ..LabConfig::default() };
     let outcome = match random_walk(&config, args.seed, args.steps, args.distinct) {
         Ok(outcome) => outcome,
@@ -191,4 +160,81 @@ pub fn explore(args: ExploreArgs) -> i32 {
         Some((violation, choices)) => report_lab_violation(&config, Start::Warm, violation, choices, &args.save),
         None => exit_code::PASS,
     }
+}
+
+/// `explore --exhaustive`: the model checker. A violation is saved as found: deepening
+/// makes it a shortest sequence already.
+fn model_check(args: &ExploreArgs, config: LabConfig) -> i32 {
+    let options = SearchOptions {
+        start: args.start,
+        depth_max: args.depth,
+        iterative: !args.no_deepening,
+        states_max: args.states_max,
+        memory_max_bytes: args.memory_max,
+        drops: args.drops,
+        timers: args.timers,
+        budgets: Budgets { crashes: args.crashes, writes: args.writes, disk_faults: args.disk_faults },
+        symmetry: args.symmetry,
+        jobs: args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |cores| cores.get())).max(1),
+        progress: true,
+    };
+    let outcome = match search(&config, &options) {
+        Ok(outcome) => outcome,
+        Err(violation) => return report_lab_violation(&config, args.start, violation, Vec::new(), &args.save),
+    };
+    let end = match outcome.end {
+        SearchEnd::Complete => format!("complete: every state within {} choices searched", args.depth),
+        SearchEnd::Exhausted { depth } => format!("exhausted: no state has a choice left past depth {depth}"),
+        SearchEnd::StatesMax => format!("stopped at --states-max {}", args.states_max),
+        SearchEnd::MemoryMax => format!("stopped at --memory-max ({} MiB)", args.memory_max >> 20),
+        SearchEnd::Violation => "stopped at a violation".to_string(),
+    };
+    println!(
+        "exhaustive: {} nodes, {} shards{}, {} jobs: {end}; searched completely to depth {} of {}",
+        config.nodes,
+        config.shards,
+        if options.symmetry { ", symmetry reduced" } else { "" },
+        options.jobs,
+        outcome.depth_complete,
+        outcome.depth_last
+    );
+    println!(
+        "  {} distinct states ({:.0}/s), {} choices applied ({:.0}/s), {:.1} s; visited set {:.1} MiB ({:.1} bytes a state); {} states with the migration fully applied",
+        outcome.distinct_states,
+        outcome.distinct_states_per_second(),
+        outcome.transitions,
+        outcome.transitions_per_second(),
+        outcome.wall.as_secs_f64(),
+        outcome.visited_bytes as f64 / (1 << 20) as f64,
+        outcome.bytes_per_state(),
+        outcome.full_migrations
+    );
+    match outcome.violation {
+        Some((violation, choices)) => save_lab_violation(&config, args.start, violation, choices, &args.save),
+        None => exit_code::PASS,
+    }
+}
+
+/// Saves a violation's sequence as it is (a model checker's is shortest already).
+fn save_lab_violation(
+    config: &LabConfig,
+    start: Start,
+    violation: shardsim::oracle::Violation,
+    choices: Vec<shardsim::lab::Choice>,
+    save: &Path,
+) -> i32 {
+    let replay = Replay {
+        config: config.clone(),
+        start,
+        choices,
+        invariant: violation.invariant.clone(),
+        message: violation.message.clone(),
+    };
+    print!("{violation}");
+    println!("shortest sequence: {} choices: {:?}", replay.choices.len(), replay.choices);
+    if let Err(error) = replay.save(save) {
+        return usage_error(format!("cannot write {}: {error}", save.display()));
+    }
+    println!("saved to {}; replay with: shardsim explore --replay {}", save.display(), save.display());
+    exit_code::SAFETY
 }

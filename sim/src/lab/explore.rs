@@ -1,13 +1,11 @@
-//! Ways to choose: a seeded random walk, a bounded exhaustive search (breadth first, states
-//! deduplicated by hash, so the first violation found is reached by a shortest sequence),
-//! shrinking a failing sequence, and replay files.
+//! Ways to choose: the start states, a seeded random walk, shrinking a failing sequence,
+//! and replay files. The exhaustive search is [`super::search`].
 
 use super::{choice_of, Choice, Lab, LabConfig};
 use crate::oracle::Violation;
 use serde::{Deserialize, Serialize};
-use shardsim_core::wire::ShardRole;
-use shardsim_core::{ActorId, Entropy, NodeId, SplitMix64};
-use std::collections::{BTreeSet, VecDeque};
+use shardsim_core::{Entropy, SplitMix64};
+use std::collections::BTreeSet;
 use std::path::Path;
 
 /// Where a lab run starts: every run of one start and one choice list is the same run.
@@ -145,111 +143,4 @@ pub fn random_walk(config: &LabConfig, seed: u64, steps: usize, count_states: bo
         violation: None,
         migrations_completed: lab.oracle().facts().counters.migrations_completed,
     })
-}
-
-#[derive(Clone, Copy, Debug)]
-pub struct ExhaustiveOptions {
-    pub depth_max: usize,
-    pub states_max: usize,
-    /// Also lose messages (each drop is a branch).
-    pub drops: bool,
-    /// Crashes allowed on one path (each crash and restart is a branch).
-    pub crashes: u8,
-    /// Also fire timers (each pending timer is a branch; time then moves on).
-    pub timers: bool,
-}
-
-#[derive(Clone, Debug)]
-pub struct ExhaustiveOutcome {
-    pub states_explored: u64,
-    pub distinct_states: usize,
-    pub depth_reached: usize,
-    /// True when every state within the depth bound was explored.
-    pub complete: bool,
-    /// Distinct states where the migration committed and the new owner serves the shard.
-    pub full_migrations: u64,
-    pub violation: Option<(Violation, Vec<Choice>)>,
-}
-
-fn migration_applied(lab: &Lab) -> bool {
-    let Some(coordinator) = lab.actors().coordinator.actor.as_ref() else { return false };
-    lab.oracle().facts().counters.migrations_completed > 0
-        && coordinator.routing().iter().all(|(shard, route)| {
-            lab.actors()
-                .nodes
-                .get(&route.owner)
-                .and_then(|slot| slot.actor.as_ref())
-                .and_then(|node| node.shard(shard))
-                .is_some_and(|held| held.role == ShardRole::Owned { epoch: route.epoch })
-        })
-}
-
-fn branches(lab: &Lab, options: &ExhaustiveOptions, crashes_left: u8) -> Vec<Choice> {
-    let mut choices = Vec::new();
-    let messages = lab.in_flight().len() as u16;
-    choices.extend((0..messages).map(Choice::Deliver));
-    if options.drops {
-        choices.extend((0..messages).map(Choice::Drop));
-    }
-    if options.timers {
-        choices.extend((0..lab.timer_order().len() as u16).map(Choice::FireTimer));
-    }
-    let servers = 1 + lab.actors().nodes.len() as u16;
-    for index in 0..servers {
-        let actor = if index == 0 { ActorId::Coordinator } else { ActorId::Node(NodeId(u32::from(index))) };
-        if !lab.actors().is_up(actor) {
-            choices.push(Choice::Restart(index));
-        } else if crashes_left > 0 {
-            choices.push(Choice::Crash(index));
-        }
-    }
-    choices
-}
-
-/// Breadth first from the migrating start: every interleaving of deliveries (and drops,
-/// timers, crashes when allowed) up to `depth_max`, each distinct state once.
-pub fn exhaustive(config: &LabConfig, options: ExhaustiveOptions) -> Result<ExhaustiveOutcome, Violation> {
-    let start = start_lab(config, Start::Migrating)?;
-    let mut seen = BTreeSet::from([start.state_hash()]);
-    let mut frontier: VecDeque<(Lab, Vec<Choice>, u8)> = VecDeque::from([(start, Vec::new(), options.crashes)]);
-    let mut outcome = ExhaustiveOutcome {
-        states_explored: 0,
-        distinct_states: 1,
-        depth_reached: 0,
-        complete: true,
-        full_migrations: 0,
-        violation: None,
-    };
-    while let Some((lab, path, crashes_left)) = frontier.pop_front() {
-        if path.len() >= options.depth_max {
-            outcome.complete &= branches(&lab, &options, crashes_left).is_empty();
-            continue;
-        }
-        for choice in branches(&lab, &options, crashes_left) {
-            let mut next = lab.clone();
-            let mut next_path = path.clone();
-            next_path.push(choice);
-            outcome.states_explored += 1;
-            if let Err(violation) = next.apply(choice) {
-                outcome.violation = Some((violation, next_path));
-                outcome.complete = false;
-                return Ok(outcome);
-            }
-            if !seen.insert(next.state_hash()) {
-                continue;
-            }
-            outcome.distinct_states = seen.len();
-            outcome.depth_reached = outcome.depth_reached.max(next_path.len());
-            if migration_applied(&next) {
-                outcome.full_migrations += 1;
-            }
-            if seen.len() >= options.states_max {
-                outcome.complete = false;
-                return Ok(outcome);
-            }
-            let crashes = crashes_left - u8::from(matches!(choice, Choice::Crash(_)));
-            frontier.push_back((next, next_path, crashes));
-        }
-    }
-    Ok(outcome)
 }

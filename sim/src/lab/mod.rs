@@ -8,17 +8,17 @@ mod config;
 pub mod explore;
 pub mod fuzz;
 pub mod replay;
+pub mod search;
 
 pub use choice::{choice_of, ByteChooser, Choice};
 pub use config::LabConfig;
 
 use crate::actors::Actors;
 use crate::faults::{Fault, Target};
+use crate::fingerprint::{Encoder, Relabel};
 use crate::oracle::{Oracle, Violation};
-use crate::world::{apply_settled, Event, InFlight, MessageId, Pool, World, WorldConfig};
+use crate::world::{apply_settled, Event, MessageId, Pool, World, WorldConfig};
 use shardsim_core::{ActorId, ClientId, Instant, NodeId, Timer};
-
-use std::fmt::Write as _;
 
 const CLIENT: ClientId = ClientId(1);
 /// A single AdvanceTime moves at most this far.
@@ -57,6 +57,12 @@ impl Lab {
             lab.event(Event::Boot { actor }).expect("booting a fresh cluster breaks nothing");
         }
         lab
+    }
+
+    /// A lab whose violations carry no evidence: for searches, which replay what they find.
+    pub fn without_evidence(mut self) -> Lab {
+        self.world.drop_evidence();
+        self
     }
 
     pub fn config(&self) -> &LabConfig {
@@ -201,32 +207,22 @@ impl Lab {
         Ok(applied)
     }
 
-    /// A fingerprint of everything that decides the future: actors' memory, durable disks,
-    /// messages in flight (as a multiset), timers relative to now, partitions.
-    pub fn state_hash(&self) -> u64 {
-        let actors = self.world.actors();
-        let mut text = String::new();
-        let _ = write!(
-            text,
-            "{:?}{:?}{:?}{:?}",
-            actors.coordinator.actor,
-            actors.coordinator.disk.durable(),
-            self.world.blocked(),
-            self.world.clocks()
-        );
-        for (node, slot) in &actors.nodes {
-            let _ = write!(text, "{node}{:?}{:?}{}", slot.actor, slot.disk.durable(), slot.address);
-        }
-        for slot in actors.clients.values() {
-            let _ = write!(text, "{:?}", slot.actor);
-        }
-        let mut messages: Vec<&InFlight> = self.world.in_flight().iter().map(|(_, message)| message).collect();
-        messages.sort_by(|a, b| (a.to, a.from, &a.bytes[..]).cmp(&(b.to, b.from, &b.bytes[..])));
-        let _ = write!(text, "{messages:?}");
-        for (at, actor, timer) in self.world.timer_order() {
-            let _ = write!(text, "{actor}{timer}{}", at.as_ms().saturating_sub(self.world.now().as_ms()));
-        }
-        fnv(text.as_bytes())
+    /// The state's 128-bit fingerprint (see [`World::fingerprint`]), with the lab's own
+    /// counter of writes (it names the next write's payload).
+    pub fn fingerprint(&self, relabel: &Relabel, encoder: &mut Encoder) -> u128 {
+        let world = self.world.fingerprint(relabel, encoder);
+        world ^ u128::from(self.writes).wrapping_mul(WRITES_MIX)
+    }
+
+    /// The smallest fingerprint over `relabels`: one value for every state that a renaming
+    /// of nodes and shards turns into this one (symmetry reduction).
+    pub fn canonical_fingerprint(&self, relabels: &[Relabel], encoder: &mut Encoder) -> u128 {
+        relabels.iter().map(|relabel| self.fingerprint(relabel, encoder)).min().expect("at least the identity")
+    }
+
+    /// The fingerprint under no renaming; allocates an encoder (searches keep their own).
+    pub fn state_hash(&self) -> u128 {
+        self.fingerprint(&Relabel::identity(), &mut Encoder::new())
     }
 
     /// Drives the cluster the plain way — every message delivered in order, every timer
@@ -243,6 +239,5 @@ impl Lab {
     }
 }
 
-fn fnv(bytes: &[u8]) -> u64 {
-    crate::trace::fnv1a(bytes)
-}
+/// An odd 128-bit constant (from xxh3's primes), so that the write counter spreads.
+const WRITES_MIX: u128 = 0x9E37_79B1_85EB_CA87_C2B2_AE3D_27D4_EB4F;

@@ -92,11 +92,20 @@ pub type Check = Result<(), String>;
 pub struct Oracle {
     facts: Facts,
     evidence: Evidence,
+    /// Off where a violation is explained by replaying it (the model checker's copies of
+    /// a state would otherwise each carry the rings).
+    keep_evidence: bool,
 }
 
 impl Oracle {
     pub fn new(config: ProtocolConfig) -> Oracle {
-        Oracle { facts: Facts::new(config), evidence: Evidence::new() }
+        Oracle { facts: Facts::new(config), evidence: Evidence::new(), keep_evidence: true }
+    }
+
+    /// Stops keeping the recent history that explains a violation (and drops what is kept).
+    pub fn drop_evidence(&mut self) {
+        self.keep_evidence = false;
+        self.evidence = Evidence::new();
     }
 
     pub fn facts(&self) -> &Facts {
@@ -129,7 +138,9 @@ impl Oracle {
         observation: &Observation,
         state: &dyn ClusterState,
     ) -> Result<(), Violation> {
-        self.evidence.record(at, actor, observation);
+        if self.keep_evidence {
+            self.evidence.record(at, actor, observation);
+        }
         let shard = evidence::shard_of(observation);
         let checks = self.facts.observe(at, actor, observation, state);
         for (invariant, check) in checks {
@@ -153,7 +164,9 @@ impl Oracle {
 
     /// The nemesis acted: kept for the evidence, so a violation shows the faults around it.
     pub fn note_nemesis(&mut self, at: Instant, action: &str) {
-        self.evidence.nemesis(at, action);
+        if self.keep_evidence {
+            self.evidence.nemesis(at, action);
+        }
     }
 
     /// The nemesis damaged a stored record of `node` (see [`disks`]).

@@ -55,6 +55,13 @@ impl LocalClock {
         self.anchor_true_ms = true_now.as_ms();
     }
 
+    /// How far the clock reads ahead of true time at `true_now` (negative: behind), before
+    /// a reading below zero is clamped to zero; and its drift. Together with true time
+    /// they say everything the clock will read from now on.
+    pub fn offset_and_drift(&self, true_now: Instant) -> (i64, i64) {
+        (self.local_ms(true_now.as_ms()).wrapping_sub(true_now.as_ms() as i64), self.drift_ppm)
+    }
+
     /// From `true_now` on, the clock runs `drift_ppm` fast (or slow, if negative).
     pub fn set_drift(&mut self, true_now: Instant, drift_ppm: i64) {
         self.reanchor(true_now);

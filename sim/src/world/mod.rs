@@ -8,6 +8,7 @@
 mod clock;
 mod event;
 mod faults;
+mod fingerprint;
 mod in_order;
 mod network;
 mod pool;
@@ -270,6 +271,11 @@ impl World {
 
     pub fn oracle(&self) -> &Oracle {
         &self.oracle
+    }
+
+    /// See [`Oracle::drop_evidence`].
+    pub fn drop_evidence(&mut self) {
+        self.oracle.drop_evidence();
     }
 
     pub fn violation(&self) -> Option<&Violation> {

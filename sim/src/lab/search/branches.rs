@@ -1,0 +1,68 @@
+//! The choices a search tries in a state: every delivery, and (when asked) every drop,
+//! every timer, and within per-path budgets crashes, client writes and disk faults. A
+//! stopped actor may always be restarted.
+
+use super::SearchOptions;
+use crate::lab::{Choice, Lab};
+use shardsim_core::{ActorId, NodeId};
+
+/// What one path may still spend.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Budgets {
+    pub crashes: u8,
+    pub writes: u8,
+    pub disk_faults: u8,
+}
+
+impl Budgets {
+    /// What is left after `choice`.
+    pub fn after(self, choice: Choice) -> Budgets {
+        let spent = |left: u8, spends: bool| left - u8::from(spends && left > 0);
+        Budgets {
+            crashes: spent(self.crashes, matches!(choice, Choice::Crash(_))),
+            writes: spent(self.writes, matches!(choice, Choice::ClientWrite(_))),
+            disk_faults: spent(self.disk_faults, matches!(choice, Choice::DiskFault(_))),
+        }
+    }
+
+    /// Mixed into a state's fingerprint: the same state with more left to spend has more
+    /// future, so it is another search node.
+    pub fn fingerprint(self) -> u128 {
+        let packed = u128::from(self.crashes) | u128::from(self.writes) << 8 | u128::from(self.disk_faults) << 16;
+        packed.wrapping_mul(0x2545_F491_4F6C_DD1D_9E37_79B9_7F4A_7C15)
+    }
+}
+
+/// Disk faults the lab's `DiskFault` index picks per node: torn write, failed fsync, bit
+/// flip, read error, full disk (see [`Lab::apply`]).
+const DISK_FAULT_KINDS: u16 = 5;
+
+pub fn choices(lab: &Lab, options: &SearchOptions, budgets: Budgets) -> Vec<Choice> {
+    let mut choices = Vec::new();
+    let messages = lab.in_flight().len() as u16;
+    choices.extend((0..messages).map(Choice::Deliver));
+    if options.drops {
+        choices.extend((0..messages).map(Choice::Drop));
+    }
+    if options.timers {
+        choices.extend((0..lab.timer_order().len() as u16).map(Choice::FireTimer));
+    }
+    let nodes = lab.actors().nodes.len() as u16;
+    for index in 0..=nodes {
+        let actor = if index == 0 { ActorId::Coordinator } else { ActorId::Node(NodeId(u32::from(index))) };
+        if !lab.actors().is_up(actor) {
+            choices.push(Choice::Restart(index));
+        } else if budgets.crashes > 0 {
+            choices.push(Choice::Crash(index));
+        }
+    }
+    if budgets.writes > 0 {
+        // Two entities per shard (see Lab::apply): every (shard, entity) once.
+        let writes = (lab.config().shards as u16).max(1) * 2;
+        choices.extend((0..writes).map(Choice::ClientWrite));
+    }
+    if budgets.disk_faults > 0 {
+        choices.extend((0..nodes * DISK_FAULT_KINDS).map(Choice::DiskFault));
+    }
+    choices
+}
