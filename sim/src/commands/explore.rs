@@ -149,12 +149,18 @@ pub fn explore(args: ExploreArgs) -> i32 {
     };
     let seconds = started.elapsed().as_secs_f64().max(1e-6);
     println!(
-        "random walk: seed {}, {} steps, {} distinct states, {} migrations completed, {:.0} steps/s (invariants checked every step)",
+        "random walk: seed {}, {} steps, {} distinct states, {:.0} steps/s (invariants checked every step)",
         args.seed,
         outcome.steps,
         if args.distinct { outcome.distinct_states.to_string() } else { "uncounted".to_string() },
-        outcome.migrations_completed,
         outcome.steps as f64 / seconds
+    );
+    println!(
+        "  migrations: {} started, {} completed, {} aborted; {:.1} completed per 100k steps",
+        outcome.migrations_started,
+        outcome.migrations_completed,
+        outcome.migrations_aborted,
+        outcome.completed_per_100k_steps()
     );
     match outcome.violation {
         Some((violation, choices)) => report_lab_violation(&config, Start::Warm, violation, choices, &args.save),

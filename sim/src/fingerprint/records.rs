@@ -1,5 +1,5 @@
 //! The byte strings a state holds (stored records, messages in flight), written for a
-//! fingerprint. Without renaming, their bytes are canonical already. Under a renaming the
+//! fingerprint. Without renaming, their bytes are canonical already. Under symmetry the
 //! ids inside them must be renamed too, so they are decoded and written as values; what
 //! does not decode (a torn or rotten record, a malformed datagram) is written as bytes.
 
@@ -14,7 +14,7 @@ use shardsim_core::wire::{self, ShardRole};
 
 /// Writes a stored record's value.
 pub fn record(encoder: &mut Encoder, key: StorageKey, value: &[u8]) {
-    if encoder.relabel().is_identity() {
+    if !encoder.relabel().decodes_bytes() {
         return encoder.bytes(value);
     }
     let written = match key {
@@ -45,7 +45,7 @@ fn typed<T: serde::de::DeserializeOwned + serde::Serialize>(
 
 /// Writes a datagram's bytes.
 pub fn datagram(encoder: &mut Encoder, bytes: &[u8]) {
-    if encoder.relabel().is_identity() {
+    if !encoder.relabel().decodes_bytes() {
         return encoder.bytes(bytes);
     }
     match wire::decode(bytes) {

@@ -13,6 +13,11 @@ pub struct Relabel {
     /// `nodes[id]` is the new id of node `id` (index 0 unused: node ids start at 1).
     nodes: [u32; NODES_MAX + 1],
     shards: [u32; SHARDS_MAX],
+    /// Write the byte strings a state holds as the values they decode to, with their ids
+    /// renamed. Every renaming of one symmetry-reduced search must (the identity too), so
+    /// that all of them write a state the same way; without symmetry, bytes are canonical
+    /// and cheaper.
+    decode_bytes: bool,
 }
 
 impl Default for Relabel {
@@ -23,12 +28,16 @@ impl Default for Relabel {
 
 impl Relabel {
     pub fn identity() -> Relabel {
-        Relabel { nodes: std::array::from_fn(|id| id as u32), shards: std::array::from_fn(|id| id as u32) }
+        Relabel {
+            nodes: std::array::from_fn(|id| id as u32),
+            shards: std::array::from_fn(|id| id as u32),
+            decode_bytes: false,
+        }
     }
 
     /// `node_order[i]` is the new id of node `i + 1`; `shard_order[i]` that of shard `i`.
     pub fn new(node_order: &[u32], shard_order: &[u32]) -> Relabel {
-        let mut relabel = Relabel::identity();
+        let mut relabel = Relabel { decode_bytes: true, ..Relabel::identity() };
         for (index, new) in node_order.iter().enumerate().take(NODES_MAX) {
             relabel.nodes[index + 1] = *new;
         }
@@ -38,8 +47,9 @@ impl Relabel {
         relabel
     }
 
-    pub fn is_identity(&self) -> bool {
-        *self == Relabel::identity()
+    /// Whether byte strings are written decoded (see the field).
+    pub fn decodes_bytes(&self) -> bool {
+        self.decode_bytes
     }
 
     /// Ids past the table are left alone: a renaming only ever covers the lab's ids.
@@ -119,7 +129,7 @@ mod tests {
     fn renamings_are_every_permutation_with_the_identity_first() {
         let all = Relabel::all(3, 2, true);
         assert_eq!(all.len(), 12);
-        assert_eq!(all[0], Relabel::identity());
+        assert_eq!(all[0], Relabel { decode_bytes: true, ..Relabel::identity() });
         let distinct: std::collections::BTreeSet<Vec<u32>> =
             all.iter().map(|relabel| (1..=3).map(|id| relabel.node(id)).chain([relabel.shard(0)]).collect()).collect();
         assert_eq!(distinct.len(), 12);

@@ -2,6 +2,7 @@
 //! and replay files. The exhaustive search is [`super::search`].
 
 use super::{choice_of, Choice, Lab, LabConfig};
+use crate::fingerprint::{Encoder, Relabel};
 use crate::oracle::Violation;
 use serde::{Deserialize, Serialize};
 use shardsim_core::{Entropy, SplitMix64};
@@ -110,7 +111,28 @@ pub struct WalkOutcome {
     pub steps: u64,
     pub distinct_states: usize,
     pub violation: Option<(Violation, Vec<Choice>)>,
+    pub migrations_started: u64,
     pub migrations_completed: u64,
+    pub migrations_aborted: u64,
+}
+
+impl WalkOutcome {
+    fn of(lab: &Lab, distinct_states: usize, violation: Option<(Violation, Vec<Choice>)>) -> WalkOutcome {
+        let counters = &lab.oracle().facts().counters;
+        WalkOutcome {
+            steps: lab.steps,
+            distinct_states,
+            violation,
+            migrations_started: counters.migrations_started,
+            migrations_completed: counters.migrations_completed,
+            migrations_aborted: counters.migrations_aborted.values().sum(),
+        }
+    }
+
+    /// Migrations completed per 100,000 steps: whether the walk went anywhere.
+    pub fn completed_per_100k_steps(&self) -> f64 {
+        self.migrations_completed as f64 * 100_000.0 / self.steps.max(1) as f64
+    }
 }
 
 /// A seeded random walk of `steps` choices from the warm start, hashing every state it
@@ -120,27 +142,17 @@ pub fn random_walk(config: &LabConfig, seed: u64, steps: usize, count_states: bo
     let mut rng = SplitMix64::new(seed);
     let mut choices = Vec::with_capacity(steps);
     let mut seen = BTreeSet::new();
+    let (identity, mut encoder) = (Relabel::identity(), Encoder::new());
     for _ in 0..steps {
         let word = rng.next_u64().to_le_bytes();
         let choice = choice_of(word[0], word[1], word[2], u16::from_le_bytes([word[1], word[2]]));
         choices.push(choice);
         if let Err(violation) = lab.apply(choice) {
-            let counters = &lab.oracle().facts().counters;
-            return Ok(WalkOutcome {
-                steps: lab.steps,
-                distinct_states: seen.len(),
-                migrations_completed: counters.migrations_completed,
-                violation: Some((violation, choices)),
-            });
+            return Ok(WalkOutcome::of(&lab, seen.len(), Some((violation, choices))));
         }
         if count_states {
-            seen.insert(lab.state_hash());
+            seen.insert(lab.fingerprint(&identity, &mut encoder));
         }
     }
-    Ok(WalkOutcome {
-        steps: lab.steps,
-        distinct_states: seen.len(),
-        violation: None,
-        migrations_completed: lab.oracle().facts().counters.migrations_completed,
-    })
+    Ok(WalkOutcome::of(&lab, seen.len(), None))
 }

@@ -19,6 +19,7 @@ use crate::fingerprint::{Encoder, Relabel};
 use crate::oracle::{Oracle, Violation};
 use crate::world::{apply_settled, Event, MessageId, Pool, World, WorldConfig};
 use shardsim_core::{ActorId, ClientId, Instant, NodeId, Timer};
+use std::collections::BTreeSet;
 
 const CLIENT: ClientId = ClientId(1);
 /// A single AdvanceTime moves at most this far.
@@ -32,6 +33,8 @@ pub struct Lab {
     config: LabConfig,
     world: World,
     writes: u64,
+    /// Nodes the lab asked the coordinator to decommission: out of service for good.
+    decommissioned: BTreeSet<NodeId>,
     pub steps: u64,
 }
 
@@ -44,7 +47,7 @@ impl Lab {
             in_flight_max: Some(config.in_flight_max),
             ..WorldConfig::plain(protocol, config.nodes, 1, config.seed)
         });
-        let mut lab = Lab { config, world, writes: 0, steps: 0 };
+        let mut lab = Lab { config, world, writes: 0, decommissioned: BTreeSet::new(), steps: 0 };
         let first_spare = lab.config.nodes - lab.config.spare_nodes.min(lab.config.nodes) + 1;
         let booting: Vec<ActorId> = lab
             .world
@@ -90,6 +93,11 @@ impl Lab {
         std::iter::once(ActorId::Coordinator)
             .chain(self.world.actors().nodes.keys().map(|node| ActorId::Node(*node)))
             .collect()
+    }
+
+    /// Nodes not decommissioned (up or down).
+    fn in_service(&self) -> Vec<NodeId> {
+        self.world.actors().nodes.keys().filter(|node| !self.decommissioned.contains(node)).copied().collect()
     }
 
     /// Pending timers in the order FireTimer indexes them: by deadline, actor, name.
@@ -169,8 +177,20 @@ impl Lab {
                 Event::ClientWrite { client: CLIENT, shard, entity, payload: self.writes }
             }
             Choice::Decommission(index) => {
-                let nodes: Vec<NodeId> = self.world.actors().nodes.keys().copied().collect();
-                Event::Inject { fault: Fault::Decommission { node: nodes[pick(index, nodes.len())?] } }
+                let in_service = self.in_service();
+                if in_service.len() < 2 {
+                    return None;
+                }
+                let node = in_service[pick(index, in_service.len())?];
+                self.decommissioned.insert(node);
+                Event::Inject { fault: Fault::Decommission { node } }
+            }
+            Choice::Join => {
+                if self.in_service().len() >= self.config.nodes as usize {
+                    return None;
+                }
+                let next = self.world.actors().nodes.keys().last().map_or(1, |node| node.0 + 1);
+                Event::Inject { fault: Fault::Join { node: NodeId(next) } }
             }
             Choice::DiskFault(index) => {
                 let nodes: Vec<NodeId> = self.world.actors().nodes.keys().copied().collect();
@@ -208,10 +228,19 @@ impl Lab {
     }
 
     /// The state's 128-bit fingerprint (see [`World::fingerprint`]), with the lab's own
-    /// counter of writes (it names the next write's payload).
+    /// state: its counter of writes (it names the next write's payload) and the nodes it
+    /// decommissioned.
     pub fn fingerprint(&self, relabel: &Relabel, encoder: &mut Encoder) -> u128 {
-        let world = self.world.fingerprint(relabel, encoder);
-        world ^ u128::from(self.writes).wrapping_mul(WRITES_MIX)
+        encoder.reset(relabel);
+        self.world.encode_state(encoder);
+        encoder.u64(self.writes);
+        encoder.begin_set();
+        for node in &self.decommissioned {
+            encoder.value(node);
+            encoder.entry();
+        }
+        encoder.end_set();
+        encoder.finish()
     }
 
     /// The smallest fingerprint over `relabels`: one value for every state that a renaming
@@ -238,6 +267,3 @@ impl Lab {
         Ok(done(self))
     }
 }
-
-/// An odd 128-bit constant (from xxh3's primes), so that the write counter spreads.
-const WRITES_MIX: u128 = 0x9E37_79B1_85EB_CA87_C2B2_AE3D_27D4_EB4F;

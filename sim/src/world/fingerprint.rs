@@ -23,6 +23,13 @@ impl World {
     /// states).
     pub fn fingerprint(&self, relabel: &Relabel, encoder: &mut Encoder) -> u128 {
         encoder.reset(relabel);
+        self.encode_state(encoder);
+        encoder.finish()
+    }
+
+    /// Writes the state (see the module's notes) into `encoder`, for a scheduler that adds
+    /// state of its own before taking the fingerprint.
+    pub fn encode_state(&self, encoder: &mut Encoder) {
         let now = self.now;
         let clamped = self.clocks.values().any(|clock| clock.offset_and_drift(now).0 < -(now.as_ms() as i64));
         encoder.u64(if clamped { now.as_ms() } else { u64::MAX });
@@ -82,7 +89,6 @@ impl World {
         // Outputs held for a sync: the lab syncs at once, so there are none between steps;
         // a scheduler that holds some fingerprints their count, so states do not merge.
         encoder.u64(self.held.len() as u64);
-        encoder.finish()
     }
 
     fn fingerprint_slot<A: serde::Serialize>(&self, encoder: &mut Encoder, actor: ActorId, slot: &Slot<A>) {
