@@ -30,82 +30,127 @@ pub struct BenchReport {
     pub bare_madsim_nodes: u32,
     pub bare_madsim_messages: u64,
     pub bare_madsim_messages_per_wall_second: f64,
-    /// Wall time per delivered message, harness (default scenario) over bare madsim.
+    /// Wall time per delivered message, harness (default scenario, oracle on) over bare
+    /// madsim: each seed's harness run and its baseline run back to back, summed, so that
+    /// both see the same machine.
     pub harness_cost_per_message_ratio: f64,
     pub lab_steps: u64,
     pub lab_steps_per_second_checked: f64,
     pub lab_steps_per_second_unchecked: f64,
+    pub walk_migrations_completed_per_100k_steps: f64,
+    pub search: SearchFigures,
+}
+
+/// The model checker on the configuration: 3 data nodes, 2 shards, drops, one
+/// crash, timers, deepening to depth 20 from a migration just begun, bounded by states.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SearchFigures {
+    pub jobs: usize,
+    pub states_max: u64,
+    pub distinct_states: u64,
+    pub distinct_states_per_second: f64,
+    pub transitions_per_second: f64,
+    pub bytes_per_visited_state: f64,
+    pub depth_complete: usize,
+    pub wall_ms: u64,
 }
 
 /// Every measured run simulates its safety phase and then exactly this much liveness.
 const LIVENESS_MS: u64 = 5_000;
 
-fn run_seeds(scenario: ScenarioName, seeds: u64, check: bool) -> (u64, u64, u64) {
+/// One seed of a scenario: (wall ms, simulated ms, messages delivered).
+fn run_seed(scenario: ScenarioName, seed: u64, check: bool) -> (u64, u64, u64) {
     let started = WallClock::now();
-    let (mut simulated_ms, mut delivered) = (0, 0);
-    for seed in 0..seeds {
-        let simulation =
-            Simulation::new(seed).scenario(scenario).check_invariants(check).liveness_fixed_ms(LIVENESS_MS);
-        let outcome = simulation.run_outcome();
-        simulated_ms += outcome.summary.simulated_ms;
-        delivered += outcome.summary.messages_delivered;
+    let simulation = Simulation::new(seed).scenario(scenario).check_invariants(check).liveness_fixed_ms(LIVENESS_MS);
+    let outcome = simulation.run_outcome();
+    (started.elapsed().as_micros() as u64, outcome.summary.simulated_ms, outcome.summary.messages_delivered)
+}
+
+fn per_second(count: u64, wall_us: u64) -> f64 {
+    count as f64 * 1_000_000.0 / wall_us.max(1) as f64
+}
+
+/// The search figures: states per second and bytes per state.
+pub fn search_figures(states_max: u64, jobs: usize) -> SearchFigures {
+    use crate::lab::search::{search, Budgets, SearchOptions};
+    let config = LabConfig { nodes: 3, spare_nodes: 0, shards: 2, ..LabConfig::default() };
+    let options = SearchOptions {
+        drops: true,
+        timers: true,
+        budgets: Budgets { crashes: 1, ..Budgets::default() },
+        states_max,
+        jobs,
+        ..SearchOptions::new(20)
+    };
+    let outcome = search(&config, &options).expect("the start breaks nothing");
+    SearchFigures {
+        jobs,
+        states_max,
+        distinct_states: outcome.distinct_states,
+        distinct_states_per_second: outcome.distinct_states_per_second(),
+        transitions_per_second: outcome.transitions_per_second(),
+        bytes_per_visited_state: outcome.bytes_per_state(),
+        depth_complete: outcome.depth_complete,
+        wall_ms: outcome.wall.as_millis() as u64,
     }
-    (started.elapsed().as_millis().max(1) as u64, simulated_ms, delivered)
 }
 
-fn per_second(count: u64, wall_ms: u64) -> f64 {
-    count as f64 * 1000.0 / wall_ms.max(1) as f64
-}
-
-/// Runs every measurement once, on one thread, in a fixed order.
+/// Runs every measurement once, in a fixed order. Harness and baseline alternate seed by
+/// seed; the search uses every core.
 pub fn bench(seeds: u64, lab_steps: usize) -> BenchReport {
+    let default = Scenario::named(ScenarioName::DEFAULT);
+    let nodes = 1 + default.nodes_total() + default.clients;
+    let simulated_ms = default.safety_ms + LIVENESS_MS;
     let mut scenarios = Vec::new();
+    let (mut bare_messages, mut bare_wall_us) = (0, 0);
     for scenario in [ScenarioName::DEFAULT, ScenarioName::Chaos] {
-        let (wall_ms, simulated_ms, delivered) = run_seeds(scenario, seeds, true);
-        let (wall_ms_without_oracle, _, _) = run_seeds(scenario, seeds, false);
+        let (mut wall_us, mut wall_us_unchecked, mut simulated, mut delivered) = (0, 0, 0, 0);
+        for seed in 0..seeds {
+            let (seed_wall_us, seed_simulated_ms, seed_delivered) = run_seed(scenario, seed, true);
+            wall_us += seed_wall_us;
+            simulated += seed_simulated_ms;
+            delivered += seed_delivered;
+            wall_us_unchecked += run_seed(scenario, seed, false).0;
+            if scenario == ScenarioName::DEFAULT {
+                // The baseline at this seed's message rate, on as many nodes.
+                let rate_per_simulated_second = seed_delivered as f64 * 1000.0 / seed_simulated_ms.max(1) as f64;
+                let interval_us = (2.0 * f64::from(nodes) * 1_000_000.0 / rate_per_simulated_second.max(1.0)) as u64;
+                let started = WallClock::now();
+                bare_messages += std::thread::spawn(move || ping_pong(seed, nodes, interval_us.max(1), simulated_ms))
+                    .join()
+                    .expect("the baseline runs");
+                bare_wall_us += started.elapsed().as_micros() as u64;
+            }
+        }
         scenarios.push(ScenarioFigures {
             scenario: scenario.to_string(),
             seeds,
-            wall_ms,
-            seeds_per_second: per_second(seeds, wall_ms),
-            simulated_seconds_per_wall_second: simulated_ms as f64 / wall_ms as f64,
+            wall_ms: wall_us / 1000,
+            seeds_per_second: per_second(seeds, wall_us),
+            simulated_seconds_per_wall_second: simulated as f64 * 1000.0 / wall_us.max(1) as f64,
             messages_delivered: delivered,
-            messages_per_wall_second: per_second(delivered, wall_ms),
-            wall_ms_without_oracle,
-            oracle_share_of_time: (wall_ms.saturating_sub(wall_ms_without_oracle)) as f64 / wall_ms as f64,
+            messages_per_wall_second: per_second(delivered, wall_us),
+            wall_ms_without_oracle: wall_us_unchecked / 1000,
+            oracle_share_of_time: wall_us.saturating_sub(wall_us_unchecked) as f64 / wall_us.max(1) as f64,
         });
     }
-    // The baseline: as many nodes as the default scenario runs, at its message rate.
-    let default = Scenario::named(ScenarioName::DEFAULT);
-    let nodes = 1 + default.nodes_total() + default.clients;
-    let harness = &scenarios[0];
-    let simulated_ms = default.safety_ms + LIVENESS_MS;
-    let messages_per_simulated_second = harness.messages_delivered as f64 * 1000.0
-        / (harness.simulated_seconds_per_wall_second * harness.wall_ms as f64);
-    let interval_us = (2.0 * f64::from(nodes) * 1_000_000.0 / messages_per_simulated_second.max(1.0)) as u64;
-    let baseline_runs = seeds.max(1);
-    let started = WallClock::now();
-    let mut bare_messages = 0;
-    for seed in 0..baseline_runs {
-        bare_messages += std::thread::spawn(move || ping_pong(seed, nodes, interval_us.max(1), simulated_ms))
-            .join()
-            .expect("the baseline runs");
-    }
-    let bare_wall_ms = started.elapsed().as_millis().max(1) as u64;
-    let bare_rate = per_second(bare_messages, bare_wall_ms);
+    let bare_rate = per_second(bare_messages, bare_wall_us);
     let lab = |check_invariants: bool| {
         let config = LabConfig { check_invariants, steps_max: lab_steps, ..LabConfig::default() };
         let started = WallClock::now();
-        let mut steps = 0;
+        let (mut steps, mut completed) = (0, 0);
         for seed in 0..4 {
-            steps += random_walk(&config, seed, lab_steps, false).expect("the warm start breaks nothing").steps;
+            let walk = random_walk(&config, seed, lab_steps, false).expect("the warm start breaks nothing");
+            steps += walk.steps;
+            completed += walk.migrations_completed;
         }
-        (steps, per_second(steps, started.elapsed().as_millis().max(1) as u64))
+        (steps, per_second(steps, started.elapsed().as_micros() as u64), completed)
     };
-    let (lab_steps_run, lab_checked) = lab(true);
-    let (_, lab_unchecked) = lab(false);
+    let (lab_steps_run, lab_checked, completed) = lab(true);
+    let (_, lab_unchecked, _) = lab(false);
+    let jobs = std::thread::available_parallelism().map_or(1, |cores| cores.get());
     BenchReport {
-        harness_cost_per_message_ratio: bare_rate / harness.messages_per_wall_second.max(1e-9),
+        harness_cost_per_message_ratio: bare_rate / scenarios[0].messages_per_wall_second.max(1e-9),
         scenarios,
         bare_madsim_nodes: nodes,
         bare_madsim_messages: bare_messages,
@@ -113,6 +158,8 @@ pub fn bench(seeds: u64, lab_steps: usize) -> BenchReport {
         lab_steps: lab_steps_run,
         lab_steps_per_second_checked: lab_checked,
         lab_steps_per_second_unchecked: lab_unchecked,
+        walk_migrations_completed_per_100k_steps: completed as f64 * 100_000.0 / lab_steps_run.max(1) as f64,
+        search: search_figures(lab_steps as u64 * 5, jobs),
     }
 }
 
@@ -146,6 +193,22 @@ impl BenchReport {
             text,
             "lab: {:.0} steps/s with invariants checked, {:.0} without ({} steps)",
             self.lab_steps_per_second_checked, self.lab_steps_per_second_unchecked, self.lab_steps
+        );
+        let _ = writeln!(
+            text,
+            "random walk: {:.1} migrations completed per 100k steps",
+            self.walk_migrations_completed_per_100k_steps
+        );
+        let search = &self.search;
+        let _ = writeln!(
+            text,
+            "model checker (3 nodes, 2 shards, drops, 1 crash, timers, depth 20, {} states max, {} jobs): {} distinct states, {:.0}/s, {:.1} bytes a visited state, complete to depth {}",
+            search.states_max,
+            search.jobs,
+            search.distinct_states,
+            search.distinct_states_per_second,
+            search.bytes_per_visited_state,
+            search.depth_complete
         );
         text
     }

@@ -45,7 +45,11 @@ pub fn choices(lab: &Lab, options: &SearchOptions, budgets: Budgets) -> Vec<Choi
         choices.extend((0..messages).map(Choice::Drop));
     }
     if options.timers {
-        choices.extend((0..lab.timer_order().len() as u16).map(Choice::FireTimer));
+        // Any due timer may fire first; when none is due, only the earliest can (time
+        // moves to it). Other indexes would wrap onto these (see Lab::apply).
+        let order = lab.timer_order();
+        let due = order.iter().filter(|(at, _, _)| *at <= lab.now()).count().max(1).min(order.len());
+        choices.extend((0..due as u16).map(Choice::FireTimer));
     }
     let nodes = lab.actors().nodes.len() as u16;
     for index in 0..=nodes {
