@@ -162,3 +162,40 @@ fn a_search_on_two_threads_finds_the_same_states_and_bounds_stop_it_cleanly() {
     assert_eq!(small.end, SearchEnd::MemoryMax);
     assert!(small.visited_bytes <= 4 << 10, "held {} bytes", small.visited_bytes);
 }
+
+/// The model checker on the configuration (3 data nodes, 2 shards, drops, one
+/// crash, timers, deepening to 20) finds these canaries within seconds, each by a shortest
+/// sequence that replays to the same invariant. (`shardsim explore --exhaustive` hunts the
+/// others; the closing note lists which it reaches and how far.)
+#[test]
+fn the_model_checker_finds_canaries_by_shortest_sequences_that_replay() {
+    for (canary, length_max) in [
+        (Canary::CommitWithoutTargetCheck, 6),
+        (Canary::IdentityCheckSkipped, 9),
+        (Canary::EpochNotPersisted, 10),
+    ] {
+        let config = LabConfig { nodes: 3, spare_nodes: 0, shards: 2, canaries: vec![canary], ..LabConfig::default() };
+        let options = SearchOptions {
+            drops: true,
+            timers: true,
+            budgets: Budgets { crashes: 1, ..Budgets::default() },
+            states_max: 200_000,
+            jobs: 2,
+            ..SearchOptions::new(20)
+        };
+        let outcome = search(&config, &options).unwrap();
+        let Some((violation, choices)) = outcome.violation else {
+            panic!("{canary:?} not found: {:?} at depth {}", outcome.end, outcome.depth_complete)
+        };
+        assert_eq!(outcome.depth_complete + 1, choices.len(), "{canary:?}: deepening makes it shortest");
+        assert!(choices.len() <= length_max, "{canary:?}: {choices:?}");
+        let replay = Replay {
+            config,
+            start: Start::Migrating,
+            choices,
+            invariant: violation.invariant.clone(),
+            message: violation.message.clone(),
+        };
+        assert_eq!(replay.run().map(|again| again.invariant), Some(violation.invariant), "{canary:?}");
+    }
+}

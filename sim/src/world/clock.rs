@@ -24,6 +24,11 @@ impl LocalClock {
     }
 
     fn local_ms(&self, true_ms: u64) -> i64 {
+        if self.drift_ppm == 0 {
+            // The common case, without 128-bit division: a stepped clock that keeps time.
+            let since = true_ms.saturating_sub(self.anchor_true_ms).min(i64::MAX as u64) as i64;
+            return self.anchor_local_ms.saturating_add(since);
+        }
         let since = i128::from(true_ms.saturating_sub(self.anchor_true_ms));
         let drifted = since + since * i128::from(self.drift_ppm) / PPM;
         (i128::from(self.anchor_local_ms) + drifted).clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
@@ -35,6 +40,9 @@ impl LocalClock {
         let ahead = i128::from(local.as_ms()) - i128::from(self.anchor_local_ms);
         if ahead <= 0 {
             return Instant(self.anchor_true_ms);
+        }
+        if self.drift_ppm == 0 {
+            return Instant(self.anchor_true_ms.saturating_add(ahead.min(i128::from(u64::MAX / 2)) as u64));
         }
         let rate = PPM + i128::from(self.drift_ppm);
         // About ahead / rate; then exactly the first true millisecond whose reading (the
