@@ -161,6 +161,9 @@ fn a_search_on_two_threads_finds_the_same_states_and_bounds_stop_it_cleanly() {
     let small = search(&config, &SearchOptions { memory_max_bytes: 4 << 10, ..options }).unwrap();
     assert_eq!(small.end, SearchEnd::MemoryMax);
     assert!(small.visited_bytes <= 4 << 10, "held {} bytes", small.visited_bytes);
+    let hurried = search(&config, &SearchOptions { time_max: Some(std::time::Duration::ZERO), ..options }).unwrap();
+    assert_eq!(hurried.end, SearchEnd::TimeMax);
+    assert!(hurried.distinct_states < one.distinct_states);
 }
 
 /// The model checker on the configuration (3 data nodes, 2 shards, drops, one
@@ -169,11 +172,9 @@ fn a_search_on_two_threads_finds_the_same_states_and_bounds_stop_it_cleanly() {
 /// others; the closing note lists which it reaches and how far.)
 #[test]
 fn the_model_checker_finds_canaries_by_shortest_sequences_that_replay() {
-    for (canary, length_max) in [
-        (Canary::CommitWithoutTargetCheck, 6),
-        (Canary::IdentityCheckSkipped, 9),
-        (Canary::EpochNotPersisted, 10),
-    ] {
+    for (canary, length_max) in
+        [(Canary::CommitWithoutTargetCheck, 6), (Canary::IdentityCheckSkipped, 9), (Canary::EpochNotPersisted, 10)]
+    {
         let config = LabConfig { nodes: 3, spare_nodes: 0, shards: 2, canaries: vec![canary], ..LabConfig::default() };
         let options = SearchOptions {
             drops: true,

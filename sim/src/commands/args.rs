@@ -183,6 +183,9 @@ pub struct ExploreArgs {
     /// Exhaustive: stop cleanly before the visited set passes this size (e.g. 512MiB, 2GiB).
     #[arg(long, default_value = "1GiB", value_parser = parse_size_bytes)]
     pub memory_max: u64,
+    /// Exhaustive: stop cleanly after this much wall time (e.g. 90s, 10m).
+    #[arg(long, value_parser = parse_duration)]
+    pub time_max: Option<std::time::Duration>,
     /// Exhaustive: worker threads [default: the machine's cores].
     #[arg(long)]
     pub jobs: Option<usize>,

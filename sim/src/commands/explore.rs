@@ -177,6 +177,7 @@ fn model_check(args: &ExploreArgs, config: LabConfig) -> i32 {
         iterative: !args.no_deepening,
         states_max: args.states_max,
         memory_max_bytes: args.memory_max,
+        time_max: args.time_max,
         drops: args.drops,
         timers: args.timers,
         budgets: Budgets { crashes: args.crashes, writes: args.writes, disk_faults: args.disk_faults },
@@ -193,6 +194,7 @@ fn model_check(args: &ExploreArgs, config: LabConfig) -> i32 {
         SearchEnd::Exhausted { depth } => format!("exhausted: no state has a choice left past depth {depth}"),
         SearchEnd::StatesMax => format!("stopped at --states-max {}", args.states_max),
         SearchEnd::MemoryMax => format!("stopped at --memory-max ({} MiB)", args.memory_max >> 20),
+        SearchEnd::TimeMax => "stopped at --time-max".to_string(),
         SearchEnd::Violation => "stopped at a violation".to_string(),
     };
     println!(

@@ -4,8 +4,9 @@
 //! states, never with a frontier), optional symmetry reduction over data nodes and shards,
 //! and worker threads sharing the visited set.
 //!
-//! Bounds: `states_max` distinct states and `memory_max_bytes` for the visited set. A
-//! search that reaches one stops cleanly and says how deep it had searched completely.
+//! Bounds: `states_max` distinct states, `memory_max_bytes` for the visited set, and
+//! `time_max` of wall time. A search that reaches one stops cleanly and says how deep it
+//! had searched completely.
 
 mod branches;
 mod visited;
@@ -31,6 +32,8 @@ pub struct SearchOptions {
     pub iterative: bool,
     pub states_max: u64,
     pub memory_max_bytes: u64,
+    /// Wall time, from the start of the search (the warm-up included).
+    pub time_max: Option<Duration>,
     /// Also lose messages (each drop is a branch).
     pub drops: bool,
     /// Also fire timers (each pending timer is a branch; time then moves on).
@@ -52,6 +55,7 @@ impl SearchOptions {
             iterative: true,
             states_max: 10_000_000,
             memory_max_bytes: 1 << 30,
+            time_max: None,
             drops: false,
             timers: false,
             budgets: Budgets::default(),
@@ -73,6 +77,7 @@ pub enum SearchEnd {
     },
     StatesMax,
     MemoryMax,
+    TimeMax,
     Violation,
 }
 
@@ -122,6 +127,7 @@ struct Node {
 struct Round<'a> {
     options: &'a SearchOptions,
     relabels: &'a [Relabel],
+    deadline: Option<WallClock>,
     limit: usize,
     visited: Visited,
     distinct: AtomicU64,
@@ -167,6 +173,10 @@ impl Round<'_> {
                 let distinct = self.distinct.fetch_add(1, Ordering::Relaxed) + 1;
                 if distinct >= self.options.states_max {
                     self.halt(SearchEnd::StatesMax);
+                }
+                // Reading the clock costs little next to a step, but not nothing.
+                if distinct % 256 == 0 && self.deadline.is_some_and(|deadline| WallClock::now() >= deadline) {
+                    self.halt(SearchEnd::TimeMax);
                 }
                 if migration_applied(&lab) {
                     self.full_migrations.fetch_add(1, Ordering::Relaxed);
@@ -239,10 +249,11 @@ fn split(round: &Round, start: Node, jobs: usize) -> Vec<Node> {
 }
 
 impl<'a> Round<'a> {
-    fn new(options: &'a SearchOptions, relabels: &'a [Relabel], limit: usize) -> Round<'a> {
+    fn new(options: &'a SearchOptions, relabels: &'a [Relabel], limit: usize, started: WallClock) -> Round<'a> {
         Round {
             options,
             relabels,
+            deadline: options.time_max.map(|time_max| started + time_max),
             limit,
             visited: Visited::new(options.memory_max_bytes),
             distinct: AtomicU64::new(1),
@@ -293,7 +304,7 @@ pub fn search(config: &LabConfig, options: &SearchOptions) -> Result<SearchOutco
     };
     let progress = options.progress.then(progress::Bar::new);
     for limit in first..=options.depth_max.max(1) {
-        let done = Round::new(options, &relabels, limit);
+        let done = Round::new(options, &relabels, limit, started);
         std::thread::scope(|scope| {
             let (sender, receiver) = std::sync::mpsc::channel::<()>();
             if let Some(bar) = &progress {
