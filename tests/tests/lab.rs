@@ -200,3 +200,31 @@ fn the_model_checker_finds_canaries_by_shortest_sequences_that_replay() {
         assert_eq!(replay.run().map(|again| again.invariant), Some(violation.invariant), "{canary:?}");
     }
 }
+
+/// A calm macro step (the cluster run in order for 100 ms as one choice) brings a
+/// coordinator restart's consequences within four choices.
+#[test]
+fn with_calm_steps_the_model_checker_finds_a_coordinator_that_forgot_its_migrations() {
+    let config = LabConfig {
+        nodes: 3,
+        spare_nodes: 0,
+        shards: 2,
+        canaries: vec![Canary::TrackerNotPersisted],
+        ..LabConfig::default()
+    };
+    let options = SearchOptions {
+        drops: true,
+        timers: true,
+        calm_ms: Some(100),
+        budgets: Budgets { crashes: 1, ..Budgets::default() },
+        states_max: 200_000,
+        jobs: 2,
+        ..SearchOptions::new(20)
+    };
+    let outcome = search(&config, &options).unwrap();
+    let (violation, choices) = outcome.violation.expect("found");
+    assert_eq!(violation.invariant, shardsim::oracle::invariants::ONE_ACTIVE_MIGRATION_PER_SHARD.name);
+    assert_eq!(choices, [Choice::Crash(0), Choice::Restart(0), Choice::Calm(100), Choice::Calm(100)]);
+    let mut lab = start_lab(&config, Start::Migrating).unwrap();
+    assert!(lab.run(choices).is_err(), "the sequence replays");
+}

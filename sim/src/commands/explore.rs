@@ -180,6 +180,7 @@ fn model_check(args: &ExploreArgs, config: LabConfig) -> i32 {
         time_max: args.time_max,
         drops: args.drops,
         timers: args.timers,
+        calm_ms: args.calm,
         budgets: Budgets { crashes: args.crashes, writes: args.writes, disk_faults: args.disk_faults },
         symmetry: args.symmetry,
         jobs: args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |cores| cores.get())).max(1),

@@ -38,6 +38,10 @@ pub enum Choice {
     /// Actor i of [coordinator, nodes...] has its clock set forward or back (an NTP step):
     /// the index also picks the size, a quarter second to two seconds.
     ClockStep(u16),
+    /// Let this many milliseconds pass calmly, as one choice: every message in flight is
+    /// delivered in order and every timer fires when due (what `settle` does) until then.
+    /// The model checker offers it so that a few choices reach deep into a protocol.
+    Calm(u16),
     /// Node i's disk fails: the index also picks how (a torn write, a failed fsync, a bit
     /// flipped at rest, a read error at its next boot, a full disk until the next heal).
     DiskFault(u16),

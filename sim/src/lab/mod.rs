@@ -118,8 +118,34 @@ impl Lab {
     /// One step. The oracle has checked every invariant when it returns.
     pub fn apply(&mut self, choice: Choice) -> Result<(), Violation> {
         self.steps += 1;
+        if let Choice::Calm(ms) = choice {
+            return self.calm(u64::from(ms).min(ADVANCE_MS_MAX));
+        }
         for event in self.events_for(choice).unwrap_or_default() {
             self.event(event)?;
+        }
+        Ok(())
+    }
+
+    /// Delivers in order and fires timers when due until `ms` have passed (or a bound of
+    /// steps: a cluster that never quiets down still ends the choice).
+    fn calm(&mut self, ms: u64) -> Result<(), Violation> {
+        const CALM_STEPS_MAX: usize = 10_000;
+        let until = self.world.now().plus_ms(ms);
+        for _ in 0..CALM_STEPS_MAX {
+            if let Some(message) = self.world.in_flight().oldest() {
+                self.event(Event::Deliver { message })?;
+                continue;
+            }
+            let Some(&(at, actor, timer)) = self.timer_order().first() else { break };
+            if at > until {
+                break;
+            }
+            self.world.advance_to(at.max(self.world.now()));
+            self.event(Event::FireTimer { actor, timer })?;
+        }
+        if self.world.now() < until {
+            self.world.advance_to(until);
         }
         Ok(())
     }
@@ -145,6 +171,7 @@ impl Lab {
                 self.world.advance_to(at);
                 Event::FireTimer { actor, timer }
             }
+            Choice::Calm(_) => return None, // applied by `calm`, several events long
             Choice::AdvanceTime(ms) => {
                 self.world.advance_to(self.world.now().plus_ms(u64::from(ms).min(ADVANCE_MS_MAX)));
                 return None;

@@ -51,6 +51,9 @@ pub fn choices(lab: &Lab, options: &SearchOptions, budgets: Budgets) -> Vec<Choi
         let due = order.iter().filter(|(at, _, _)| *at <= lab.now()).count().max(1).min(order.len());
         choices.extend((0..due as u16).map(Choice::FireTimer));
     }
+    if let Some(ms) = options.calm_ms {
+        choices.push(Choice::Calm(ms));
+    }
     let nodes = lab.actors().nodes.len() as u16;
     for index in 0..=nodes {
         let actor = if index == 0 { ActorId::Coordinator } else { ActorId::Node(NodeId(u32::from(index))) };

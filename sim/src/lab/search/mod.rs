@@ -19,7 +19,7 @@ use super::{Choice, Lab, LabConfig};
 use crate::fingerprint::{Encoder, Relabel};
 use crate::oracle::Violation;
 use shardsim_core::wire::ShardRole;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant as WallClock};
 
@@ -38,6 +38,10 @@ pub struct SearchOptions {
     pub drops: bool,
     /// Also fire timers (each pending timer is a branch; time then moves on).
     pub timers: bool,
+    /// Also offer one choice that runs the cluster calmly (in order, timers when due) for
+    /// this many milliseconds: a macro step, so that a few choices reach deep states.
+    /// Every ordinary sequence is still searched; depth counts the macro as one.
+    pub calm_ms: Option<u16>,
     /// Crashes, client writes (and the like) allowed on one path.
     pub budgets: Budgets,
     /// Count states that a renaming of data nodes and shards makes equal as one.
@@ -58,6 +62,7 @@ impl SearchOptions {
             time_max: None,
             drops: false,
             timers: false,
+            calm_ms: None,
             budgets: Budgets::default(),
             symmetry: false,
             jobs: 1,
@@ -139,7 +144,13 @@ struct Round<'a> {
     end: Mutex<Option<SearchEnd>>,
     violation: Mutex<Option<(Violation, Vec<Choice>)>>,
     work: Mutex<Vec<Node>>,
+    /// Workers searching a subtree, and workers waiting for one.
+    busy: AtomicUsize,
+    idle: AtomicUsize,
 }
+
+/// A subtree is handed to an idle worker only if this many levels or more lie below it.
+const SHARE_DEPTH_LEFT_MIN: usize = 3;
 
 impl Round<'_> {
     fn halt(&self, end: SearchEnd) {
@@ -200,7 +211,12 @@ impl Round<'_> {
         }
         for choice in choices {
             if let Some(next) = self.step(node, choice, encoder) {
-                self.depth_first(&next, encoder);
+                // A worker is idle: hand it this subtree if it is big enough to be worth it.
+                if self.idle.load(Ordering::Relaxed) > 0 && next.path.len() + SHARE_DEPTH_LEFT_MIN < self.limit {
+                    self.work.lock().expect("no worker panics holding it").push(next);
+                } else {
+                    self.depth_first(&next, encoder);
+                }
             }
             if self.stop.load(Ordering::Relaxed) {
                 return;
@@ -208,18 +224,37 @@ impl Round<'_> {
         }
     }
 
-    /// A worker: takes subtrees until none are left.
+    /// A worker: takes subtrees until none are left and no other worker is busy (a busy
+    /// one hands subtrees to idle ones).
     fn work(&self) {
         let mut encoder = Encoder::new();
+        let mut idle = false;
         loop {
-            let node = {
-                let mut work = self.work.lock().expect("no worker panics holding it");
-                match work.pop() {
-                    Some(node) => node,
-                    None => return,
+            let node = self.work.lock().expect("no worker panics holding it").pop();
+            match node {
+                Some(node) => {
+                    if idle {
+                        self.idle.fetch_sub(1, Ordering::Relaxed);
+                        idle = false;
+                    }
+                    self.busy.fetch_add(1, Ordering::Relaxed);
+                    self.depth_first(&node, &mut encoder);
+                    self.busy.fetch_sub(1, Ordering::Relaxed);
                 }
-            };
-            self.depth_first(&node, &mut encoder);
+                None if self.busy.load(Ordering::Relaxed) == 0 || self.stop.load(Ordering::Relaxed) => {
+                    if idle {
+                        self.idle.fetch_sub(1, Ordering::Relaxed);
+                    }
+                    return;
+                }
+                None => {
+                    if !idle {
+                        self.idle.fetch_add(1, Ordering::Relaxed);
+                        idle = true;
+                    }
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+            }
         }
     }
 }
@@ -264,6 +299,8 @@ impl<'a> Round<'a> {
             end: Mutex::new(None),
             violation: Mutex::new(None),
             work: Mutex::new(Vec::new()),
+            busy: AtomicUsize::new(0),
+            idle: AtomicUsize::new(0),
         }
     }
 
