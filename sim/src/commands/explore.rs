@@ -89,16 +89,16 @@ fn report_lab_violation(
 ) -> i32 {
     let found = choices.len();
     let choices = shrink(config, start, choices, &violation.invariant, 2_000);
-    let replay = Replay {
-        config: config.clone(),
-        start,
-        choices,
-        invariant: violation.invariant.clone(),
-        message: violation.message.clone(),
-    };
+    let replay = Replay::of(config, start, choices, &violation);
     let replayed = replay.run().unwrap_or(violation);
-    print!("{replayed}");
-    println!("shortest sequence found: {} choices (from {found}): {:?}", replay.choices.len(), replay.choices);
+    let found = format!("shrunk to {} choices (from {found}): {:?}", replay.choices.len(), replay.choices);
+    save_replay(&replay, &replayed, &found, save)
+}
+
+/// Prints the violation and how its sequence was found, and saves the replay.
+fn save_replay(replay: &Replay, violation: &shardsim::oracle::Violation, found: &str, save: &Path) -> i32 {
+    print!("{violation}");
+    println!("{found}");
     if let Err(error) = replay.save(save) {
         return usage_error(format!("cannot write {}: {error}", save.display()));
     }
@@ -232,18 +232,7 @@ fn save_lab_violation(
     choices: Vec<shardsim::lab::Choice>,
     save: &Path,
 ) -> i32 {
-    let replay = Replay {
-        config: config.clone(),
-        start,
-        choices,
-        invariant: violation.invariant.clone(),
-        message: violation.message.clone(),
-    };
-    print!("{violation}");
-    println!("shortest sequence: {} choices: {:?}", replay.choices.len(), replay.choices);
-    if let Err(error) = replay.save(save) {
-        return usage_error(format!("cannot write {}: {error}", save.display()));
-    }
-    println!("saved to {}; replay with: shardsim explore --replay {}", save.display(), save.display());
-    exit_code::SAFETY
+    let replay = Replay::of(config, start, choices, &violation);
+    let found = format!("shortest sequence: {} choices: {:?}", replay.choices.len(), replay.choices);
+    save_replay(&replay, &violation, &found, save)
 }

@@ -48,6 +48,17 @@ pub struct Replay {
 }
 
 impl Replay {
+    /// The replay of `choices` from `start` that broke `violation`'s invariant.
+    pub fn of(config: &LabConfig, start: Start, choices: Vec<Choice>, violation: &Violation) -> Replay {
+        Replay {
+            config: config.clone(),
+            start,
+            choices,
+            invariant: violation.invariant.clone(),
+            message: violation.message.clone(),
+        }
+    }
+
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
         std::fs::write(path, serde_json::to_string_pretty(self).expect("replays serialize") + "\n")
     }
