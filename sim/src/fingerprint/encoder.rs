@@ -149,11 +149,6 @@ impl Encoder {
         xxhash_rust::xxh3::xxh3_128(&self.out)
     }
 
-    /// How many bytes the encoding took (for the benchmarks' bytes per state).
-    pub fn encoded_len(&self) -> usize {
-        self.out.len()
-    }
-
     fn integer(&mut self, value: u64) {
         let value = match std::mem::replace(&mut self.wrapped, Wrapped::Plain) {
             Wrapped::Plain => value,

@@ -2,8 +2,6 @@
 //! it is fingerprinted. Two states that one renaming turns into the other are the same
 //! state up to names.
 
-use shardsim_core::{Address, NodeId, ShardId};
-
 /// Node ids and shard ids the lab uses are small: 1..=8 nodes, 0..16 shards.
 pub const NODES_MAX: usize = 8;
 pub const SHARDS_MAX: usize = 16;
@@ -61,14 +59,6 @@ impl Relabel {
         self.shards.get(id as usize).copied().unwrap_or(id)
     }
 
-    pub fn node_id(&self, node: NodeId) -> NodeId {
-        NodeId(self.node(node.0))
-    }
-
-    pub fn shard_id(&self, shard: ShardId) -> ShardId {
-        ShardId(self.shard(shard.0))
-    }
-
     /// A data node's address names the node in its last byte (see
     /// [`node_address`](crate::actors::node_address)): renamed with it. Other addresses
     /// (coordinator, clients) stay.
@@ -79,10 +69,6 @@ impl Relabel {
             true => [a, b, c, self.node(u32::from(d)) as u8],
             false => ip,
         }
-    }
-
-    pub fn address(&self, address: Address) -> Address {
-        Address { ip: self.address_ip(address.ip), ..address }
     }
 
     /// Every renaming of `nodes` data nodes and `shards` shards, the identity first: n! m!
@@ -124,6 +110,7 @@ fn permutations(items: Vec<u32>) -> Vec<Vec<u32>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shardsim_core::NodeId;
 
     #[test]
     fn renamings_are_every_permutation_with_the_identity_first() {
@@ -140,10 +127,10 @@ mod tests {
     fn a_node_address_is_renamed_with_its_node_and_others_are_not() {
         let swap = Relabel::new(&[2, 1], &[]);
         let node_one = crate::actors::node_address(NodeId(1), 3);
-        assert_eq!(swap.address(node_one), crate::actors::node_address(NodeId(2), 3));
+        assert_eq!(swap.address_ip(node_one.ip), crate::actors::node_address(NodeId(2), 3).ip);
         let client = crate::actors::client_address(shardsim_core::ClientId(1));
-        assert_eq!(swap.address(client), client);
+        assert_eq!(swap.address_ip(client.ip), client.ip);
         let coordinator = shardsim_core::ProtocolConfig::default().coordinator_address;
-        assert_eq!(swap.address(coordinator), coordinator);
+        assert_eq!(swap.address_ip(coordinator.ip), coordinator.ip);
     }
 }
