@@ -2,7 +2,8 @@
 //! and bounded retries.
 //!
 //! Driver contract: see [`Actor`]. Feed it `Command::Write` and `Command::Read`; it asks
-//! for a tick every `client_tick_ms` and retries or gives up there.
+//! for a tick when a pending write is due again (never sooner than `client_tick_ms`
+//! ahead) and retries or gives up there. A client with nothing pending asks for none.
 
 use crate::config::ProtocolConfig;
 use crate::effects::Outbox;
@@ -45,6 +46,8 @@ pub struct Client {
     pending: BTreeMap<WriteId, PendingWrite>,
     next_sequence: u64,
     route_queried_at: BTreeMap<ShardId, Instant>,
+    /// The retry tick asked for and not yet fired.
+    retry_at: Option<Instant>,
 }
 
 impl Client {
@@ -57,11 +60,17 @@ impl Client {
             pending: BTreeMap::new(),
             next_sequence: 0,
             route_queried_at: BTreeMap::new(),
+            retry_at: None,
         }
     }
 
     pub fn pending_writes(&self) -> usize {
         self.pending.len()
+    }
+
+    /// Whether a write now would be taken rather than refused as one too many pending.
+    pub fn takes_writes(&self) -> bool {
+        self.pending.len() < self.config.client_pending_writes_max
     }
 
     pub fn route(&self, shard: ShardId) -> Option<CachedRoute> {
@@ -72,27 +81,21 @@ impl Client {
         self.identity.expect("booted")
     }
 
-    fn boot(
-        &mut self,
-        now: Instant,
-        disk: &crate::storage::DiskImage,
-        address: Address,
-        out: &mut Outbox,
-    ) -> Result<(), InputError> {
+    fn boot(&mut self, disk: &crate::storage::DiskImage, address: Address, out: &mut Outbox) -> Result<(), InputError> {
         let incarnation = next_incarnation(disk, StorageKey::ClientMeta, out)?;
         self.identity = Some(PeerIdentity { actor: ActorId::Client(self.client), address, incarnation });
         self.routes.clear();
         self.pending.clear();
         self.route_queried_at.clear();
         self.next_sequence = 0;
-        out.set_timer(Timer::Retry, now.plus_ms(self.config.client_tick_ms));
+        self.retry_at = None;
         Ok(())
     }
 
     fn on_command(&mut self, now: Instant, command: &Command, out: &mut Outbox) -> Result<(), InputError> {
         match command {
             Command::Write { shard, entity, payload } => {
-                if self.pending.len() >= self.config.client_pending_writes_max {
+                if !self.takes_writes() {
                     return Err(InputError::Refused("client has too many writes pending".to_string()));
                 }
                 self.next_sequence += 1;
@@ -249,7 +252,19 @@ impl Client {
         for write_id in due {
             self.attempt(now, write_id, out);
         }
-        out.set_timer(Timer::Retry, now.plus_ms(self.config.client_tick_ms));
+    }
+
+    /// Asks for the retry tick by the earliest pending write's next attempt, unless one
+    /// already comes by then. A tick asked for needlessly fires once and asks for no more.
+    fn arm_retry(&mut self, now: Instant, out: &mut Outbox) {
+        let Some(earliest) = self.pending.values().map(|pending| pending.next_attempt_at).min() else {
+            return;
+        };
+        let wanted = earliest.max(now.plus_ms(self.config.client_tick_ms));
+        if self.retry_at.is_none_or(|armed| armed > wanted) {
+            self.retry_at = Some(wanted);
+            out.set_timer(Timer::Retry, wanted);
+        }
     }
 }
 
@@ -265,15 +280,16 @@ impl Actor for Client {
             if let Some(key) = unreadable.first() {
                 return Err(InputError::DiskUnreadable(*key));
             }
-            return self.boot(now, disk, address, out);
+            return self.boot(disk, address, out);
         }
         if self.identity.is_none() {
             return Err(InputError::NotBooted);
         }
-        match input {
+        let handled = match input {
             Input::Boot { .. } => unreachable!("handled above"),
             Input::Datagram { bytes, .. } => self.on_datagram(now, bytes, out, entropy),
             Input::Timeout(Timer::Retry) => {
+                self.retry_at = None;
                 self.on_retry_timer(now, out);
                 Ok(())
             }
@@ -284,10 +300,14 @@ impl Actor for Client {
             Input::ClockStepped { .. } => Ok(()),
             Input::SyncFailed => {
                 out.restart();
-                Ok(())
+                return Ok(());
             }
             Input::DiskFull { .. } => Err(InputError::Refused("a client keeps no log".to_string())),
+        };
+        if handled.is_ok() {
+            self.arm_retry(now, out);
         }
+        handled
     }
 
     fn identity(&self) -> Option<PeerIdentity> {

@@ -80,6 +80,9 @@ impl fmt::Display for CorruptRecord {
 
 impl std::error::Error for CorruptRecord {}
 
+/// Room a record's or a message's encoding starts with: most fit, few grow.
+pub const ENCODING_CAPACITY_BYTES: usize = 128;
+
 /// Bytes of the CRC-32 every stored record ends in.
 pub const CHECKSUM_BYTES: usize = 4;
 
@@ -87,7 +90,9 @@ pub const CHECKSUM_BYTES: usize = 4;
 /// endian), so that a torn write or a flipped bit is found when the record is read.
 pub fn encode_record<T: Serialize>(record: &T) -> Bytes {
     // Our own record types always serialize; a failure is a programming error.
-    let mut bytes = postcard::to_allocvec(record).expect("records serialize");
+    // Sized up front: growing from empty reallocates several times per record.
+    let bytes = Vec::with_capacity(ENCODING_CAPACITY_BYTES);
+    let mut bytes = postcard::to_extend(record, bytes).expect("records serialize");
     let checksum = crc32fast::hash(&bytes);
     bytes.extend_from_slice(&checksum.to_le_bytes());
     Bytes::from(bytes)

@@ -72,7 +72,17 @@ impl TimerTable {
 
     /// The earliest deadline and its timer (ties go to the first in [`Timer`]'s order).
     pub fn next(&self) -> Option<(Instant, Timer)> {
-        self.iter().min()
+        // A plain scan (drivers ask after every event): strictly earlier wins, so a tie
+        // keeps the timer first in order.
+        let mut earliest: Option<(Instant, Timer)> = None;
+        for (slot, timer) in self.deadlines.iter().zip(Timer::ALL) {
+            if let Some(at) = *slot {
+                if earliest.is_none_or(|(first, _)| at < first) {
+                    earliest = Some((at, timer));
+                }
+            }
+        }
+        earliest
     }
 
     /// Every deadline set, as (deadline, timer).

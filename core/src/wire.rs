@@ -314,7 +314,8 @@ impl std::error::Error for DecodeError {}
 
 pub fn encode(envelope: &Envelope) -> Bytes {
     // Every message type serializes; a failure is a programming error.
-    Bytes::from(postcard::to_allocvec(envelope).expect("envelopes serialize"))
+    let bytes = Vec::with_capacity(crate::storage::ENCODING_CAPACITY_BYTES);
+    Bytes::from(postcard::to_extend(envelope, bytes).expect("envelopes serialize"))
 }
 
 pub fn decode(bytes: &[u8]) -> Result<Envelope, DecodeError> {

@@ -58,12 +58,46 @@ pub struct SearchFigures {
 /// Every measured run simulates its safety phase and then exactly this much liveness.
 const LIVENESS_MS: u64 = 5_000;
 
-/// One seed of a scenario: (wall ms, simulated ms, messages delivered).
-fn run_seed(scenario: ScenarioName, seed: u64, check: bool) -> (u64, u64, u64) {
+/// One measured seed.
+pub struct SeedRun {
+    pub wall_us: u64,
+    pub simulated_ms: u64,
+    pub messages_delivered: u64,
+}
+
+fn run_seed(scenario: ScenarioName, seed: u64, check: bool) -> SeedRun {
     let started = WallClock::now();
     let simulation = Simulation::new(seed).scenario(scenario).check_invariants(check).liveness_fixed_ms(LIVENESS_MS);
-    let outcome = simulation.run_outcome();
-    (started.elapsed().as_micros() as u64, outcome.summary.simulated_ms, outcome.summary.messages_delivered)
+    let summary = simulation.run_outcome().summary;
+    SeedRun {
+        wall_us: started.elapsed().as_micros() as u64,
+        simulated_ms: summary.simulated_ms,
+        messages_delivered: summary.messages_delivered,
+    }
+}
+
+/// One seed of the default scenario with the oracle on, as the harness side of the cost.
+pub fn run_seed_for_baseline(seed: u64) -> SeedRun {
+    run_seed(ScenarioName::DEFAULT, seed, true)
+}
+
+/// The nodes of the baseline: as many as the default scenario runs actors (and the
+/// supervisor).
+fn baseline_nodes() -> u32 {
+    let default = Scenario::named(ScenarioName::DEFAULT);
+    1 + default.nodes_total() + default.clients
+}
+
+/// Bare madsim datagrams at `seed_run`'s message rate, on as many nodes, for as long:
+/// the messages delivered.
+pub fn baseline_for(seed: u64, seed_run: &SeedRun) -> u64 {
+    let nodes = baseline_nodes();
+    let rate_per_simulated_second = seed_run.messages_delivered as f64 * 1000.0 / seed_run.simulated_ms.max(1) as f64;
+    let interval_us = (2.0 * f64::from(nodes) * 1_000_000.0 / rate_per_simulated_second.max(1.0)) as u64;
+    let simulated_ms = seed_run.simulated_ms;
+    std::thread::spawn(move || ping_pong(seed, nodes, interval_us.max(1), simulated_ms))
+        .join()
+        .expect("the baseline runs")
 }
 
 fn per_second(count: u64, wall_us: u64) -> f64 {
@@ -98,27 +132,19 @@ pub fn search_figures(states_max: u64, jobs: usize) -> SearchFigures {
 /// Runs every measurement once, in a fixed order. Harness and baseline alternate seed by
 /// seed; the search uses every core.
 pub fn bench(seeds: u64, lab_steps: usize) -> BenchReport {
-    let default = Scenario::named(ScenarioName::DEFAULT);
-    let nodes = 1 + default.nodes_total() + default.clients;
-    let simulated_ms = default.safety_ms + LIVENESS_MS;
     let mut scenarios = Vec::new();
     let (mut bare_messages, mut bare_wall_us) = (0, 0);
     for scenario in [ScenarioName::DEFAULT, ScenarioName::Chaos] {
         let (mut wall_us, mut wall_us_unchecked, mut simulated, mut delivered) = (0, 0, 0, 0);
         for seed in 0..seeds {
-            let (seed_wall_us, seed_simulated_ms, seed_delivered) = run_seed(scenario, seed, true);
-            wall_us += seed_wall_us;
-            simulated += seed_simulated_ms;
-            delivered += seed_delivered;
-            wall_us_unchecked += run_seed(scenario, seed, false).0;
+            let seed_run = run_seed(scenario, seed, true);
+            wall_us += seed_run.wall_us;
+            simulated += seed_run.simulated_ms;
+            delivered += seed_run.messages_delivered;
+            wall_us_unchecked += run_seed(scenario, seed, false).wall_us;
             if scenario == ScenarioName::DEFAULT {
-                // The baseline at this seed's message rate, on as many nodes.
-                let rate_per_simulated_second = seed_delivered as f64 * 1000.0 / seed_simulated_ms.max(1) as f64;
-                let interval_us = (2.0 * f64::from(nodes) * 1_000_000.0 / rate_per_simulated_second.max(1.0)) as u64;
                 let started = WallClock::now();
-                bare_messages += std::thread::spawn(move || ping_pong(seed, nodes, interval_us.max(1), simulated_ms))
-                    .join()
-                    .expect("the baseline runs");
+                bare_messages += baseline_for(seed, &seed_run);
                 bare_wall_us += started.elapsed().as_micros() as u64;
             }
         }
@@ -152,7 +178,7 @@ pub fn bench(seeds: u64, lab_steps: usize) -> BenchReport {
     BenchReport {
         harness_cost_per_message_ratio: bare_rate / scenarios[0].messages_per_wall_second.max(1e-9),
         scenarios,
-        bare_madsim_nodes: nodes,
+        bare_madsim_nodes: baseline_nodes(),
         bare_madsim_messages: bare_messages,
         bare_madsim_messages_per_wall_second: bare_rate,
         lab_steps: lab_steps_run,

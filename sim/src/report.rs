@@ -88,8 +88,6 @@ pub struct Summary {
     pub messages_sent: u64,
     pub messages_delivered: u64,
     pub inputs_rejected: u64,
-    /// Datagrams dropped because the receiver's buffer was full (a node far behind).
-    pub receive_buffer_drops: u64,
     /// Coverage events reached (see [`crate::oracle::coverage`]), with how often.
     pub coverage: BTreeMap<String, u64>,
     /// How the cluster got to balance: final max/mean, moves, thrash, heal to balance.
@@ -151,12 +149,11 @@ impl Report {
         let _ = writeln!(text, "  convergence: {}", summary.convergence);
         let _ = writeln!(
             text,
-            "  boots: nodes {} coordinator {}; messages sent {} delivered {} (dropped at full buffers {}); steps {}; inputs rejected {}",
+            "  boots: nodes {} coordinator {}; messages sent {} delivered {}; steps {}; inputs rejected {}",
             summary.node_boots,
             summary.coordinator_boots,
             summary.messages_sent,
             summary.messages_delivered,
-            summary.receive_buffer_drops,
             summary.steps,
             summary.inputs_rejected
         );

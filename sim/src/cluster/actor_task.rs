@@ -1,39 +1,48 @@
 //! One actor on one madsim node: decides when its events happen — a datagram arrives, its
 //! timer is due, its client writes — and hands each to the world, which does the rest.
 
+use super::alarm::Alarm;
 use super::carry::{carry, socket_address, MadsimEntropy};
 use super::shared::SharedWorld;
 use crate::world::{Event, MessageId};
 use madsim::export::futures::future::{select, Either};
 use madsim::net::Endpoint;
-use madsim::time::{sleep, Duration};
-use shardsim_core::{ActorId, Instant, Timer};
+use shardsim_core::{ActorId, Instant};
 
-/// Datagrams an actor's receive buffer holds; more are dropped, as a full socket does.
-const RECEIVE_BUFFER_DATAGRAMS: usize = 4_096;
 /// An actor with no deadline still looks around this often.
 const IDLE_WAKE_MS: u64 = 1_000;
 
-/// Moves datagrams from the endpoint into the actor's FIFO buffer as they arrive, so the
-/// actor reads them in arrival order however far behind it runs (madsim's own mailbox is
-/// not FIFO). Dies with the node.
-async fn fill_receive_buffer(world: SharedWorld, endpoint: Endpoint, buffer: async_channel::Sender<MessageId>) {
-    while let Ok((payload, _from)) = endpoint.recv_from_raw(0).await {
-        let Ok(message) = payload.downcast::<MessageId>() else { continue };
-        if buffer.try_send(*message).is_err() {
-            world.lock().world.note_receive_buffer_drop();
-        }
-    }
+/// What the actor does next, decided under one lock.
+enum Next {
+    Apply(Event),
+    Wait(Instant),
+    Stop,
 }
 
-/// The actor's earliest deadline if it is due at `now`; none once the run has a verdict,
-/// because a world with a verdict takes no more events (the deadline would stay due).
-fn due_timer(world: &SharedWorld, actor: ActorId, now: Instant) -> Option<Timer> {
-    let shared = world.lock();
+/// The actor's next event at the world's `now`: its earliest due deadline, then its
+/// client's write; else when to look again. A world with a verdict takes no more events.
+fn next(world: &SharedWorld, actor: ActorId, next_write_at: &mut Option<Instant>) -> Next {
+    let mut shared = world.lock();
     if shared.world.violation().is_some() {
-        return None;
+        return Next::Stop;
     }
-    shared.world.next_timer(actor).filter(|(at, _)| *at <= now).map(|(_, timer)| timer)
+    let now = shared.now();
+    let timer = shared.world.next_timer(actor);
+    if let Some((_, timer)) = timer.filter(|(at, _)| *at <= now) {
+        return Next::Apply(Event::FireTimer { actor, timer });
+    }
+    if let (ActorId::Client(client), Some(at)) = (actor, *next_write_at) {
+        if at <= now && shared.world.client_is_full(client) {
+            // The application waits for its client, as one blocked on a full queue does.
+            *next_write_at = Some(now.plus_ms(shared.world.next_write_interval_ms(&mut MadsimEntropy)));
+        } else if at <= now {
+            let (write, interval_ms) = shared.world.draw_client_write(client, &mut MadsimEntropy);
+            *next_write_at = Some(now.plus_ms(interval_ms));
+            return Next::Apply(write);
+        }
+    }
+    let wake = timer.map_or(now.plus_ms(IDLE_WAKE_MS), |(at, _)| at);
+    Next::Wait(next_write_at.map_or(wake, |at| wake.min(at)))
 }
 
 /// Runs until the node is killed (the task is dropped) or the run has a verdict.
@@ -43,51 +52,32 @@ pub async fn run_actor(world: SharedWorld, actor: ActorId) {
         tracing::error!(%actor, %address, "cannot bind");
         return;
     };
-    let (buffer, received) = async_channel::bounded(RECEIVE_BUFFER_DATAGRAMS);
-    madsim::task::spawn(fill_receive_buffer(world.clone(), endpoint.clone(), buffer));
     let applied = world.lock().apply(Event::Boot { actor });
     carry(&world, &endpoint, applied).await;
-    let client = match actor {
-        ActorId::Client(client) => Some(client),
-        _ => None,
-    };
-    let mut next_write_at = Instant::ZERO;
+    let mut next_write_at = matches!(actor, ActorId::Client(_)).then_some(Instant::ZERO);
+    // One receive stays pending across wake-ups: a datagram that arrives while the actor
+    // is busy waits in the endpoint's mailbox (which may hand datagrams out of arrival
+    // order: the network reorders anyway).
+    let receiver = endpoint.clone();
+    let mut incoming = Box::pin(receiver.recv_from_raw(0));
+    let mut alarm = Alarm::new();
     loop {
-        let now = {
-            let shared = world.lock();
-            if shared.world.violation().is_some() {
-                return;
+        // Every event due now happens, deadlines earliest first, before the actor waits.
+        let wake = match next(&world, actor, &mut next_write_at) {
+            Next::Apply(event) => {
+                let applied = world.lock().apply(event);
+                carry(&world, &endpoint, applied).await;
+                continue;
             }
-            shared.now()
+            Next::Wait(wake) => wake,
+            Next::Stop => return,
         };
-        // Every deadline due now fires, earliest first, before the actor sleeps again (two
-        // deadlines set for one instant must not drift a millisecond apart).
-        while let Some(timer) = due_timer(&world, actor, now) {
-            let applied = world.lock().apply(Event::FireTimer { actor, timer });
-            carry(&world, &endpoint, applied).await;
-        }
-        if let Some(client) = client.filter(|_| next_write_at <= now) {
-            let applied = {
-                let mut shared = world.lock();
-                let (write, interval_ms) = shared.world.draw_client_write(client, &mut MadsimEntropy);
-                next_write_at = now.plus_ms(interval_ms);
-                shared.apply(write)
-            };
-            carry(&world, &endpoint, applied).await;
-        }
-        let (now, timer) = {
-            let shared = world.lock();
-            (shared.now(), shared.world.next_timer(actor).map(|(at, _)| at))
-        };
-        let mut wake = timer.unwrap_or(now.plus_ms(IDLE_WAKE_MS));
-        if client.is_some() {
-            wake = wake.min(next_write_at);
-        }
-        let wait = Duration::from_millis(wake.ms_since(now).max(1));
-        // Dropping a pending `recv` of the buffer loses nothing: the datagram stays queued.
-        match select(std::pin::pin!(received.recv()), std::pin::pin!(sleep(wait))).await {
-            Either::Left((Ok(message), _)) => {
-                let applied = world.lock().apply(Event::Deliver { message });
+        alarm.set(world.lock().madsim_instant(wake));
+        match select(incoming.as_mut(), alarm.ring()).await {
+            Either::Left((Ok((payload, _from)), _)) => {
+                incoming = Box::pin(receiver.recv_from_raw(0));
+                let Ok(message) = payload.downcast::<MessageId>() else { continue };
+                let applied = world.lock().apply(Event::Deliver { message: *message });
                 carry(&world, &endpoint, applied).await;
             }
             Either::Left((Err(_), _)) => return,

@@ -5,6 +5,7 @@
 //! everything healed.
 
 mod actor_task;
+mod alarm;
 pub mod baseline;
 mod carry;
 mod machines;

@@ -82,7 +82,6 @@ pub struct Stats {
     pub messages_delivered: u64,
     pub messages_lost_to_bounds: u64,
     pub inputs_rejected: u64,
-    pub receive_buffer_drops: u64,
 }
 
 /// What a scheduler must do after an event: carry the messages sent, sync a disk later,
@@ -338,11 +337,23 @@ impl World {
 
     /// The workload's next write for `client` and how long until the one after: draws a
     /// scheduler makes with its own entropy, so the event carries all it decided.
+    /// Whether `client` would refuse a write now as one too many pending (a client that
+    /// is down takes writes: they wait for its boot).
+    pub fn client_is_full(&self, client: ClientId) -> bool {
+        let slot = self.actors.clients.get(&client);
+        slot.and_then(|slot| slot.actor.as_ref()).is_some_and(|client| !client.takes_writes())
+    }
+
     pub fn draw_client_write(&mut self, client: ClientId, entropy: &mut dyn Entropy) -> (Event, u64) {
         let (shard, entity) = self.workload.next_write(entropy);
         let payload = entropy.next_u64();
-        let interval_ms = self.workload.next_interval_ms(entropy);
+        let interval_ms = self.next_write_interval_ms(entropy);
         (Event::ClientWrite { client, shard, entity, payload }, interval_ms)
+    }
+
+    /// How long a client's workload waits before its next write.
+    pub fn next_write_interval_ms(&self, entropy: &mut dyn Entropy) -> u64 {
+        self.workload.next_interval_ms(entropy)
     }
 
     pub fn trace_hash(&self) -> u64 {
@@ -382,7 +393,6 @@ impl World {
             messages_sent: self.stats.messages_sent,
             messages_delivered: self.stats.messages_delivered,
             inputs_rejected: self.stats.inputs_rejected,
-            receive_buffer_drops: self.stats.receive_buffer_drops,
             coverage: self.oracle.facts().coverage.counts().clone(),
             convergence: self.oracle.convergence(&self.actors),
         }

@@ -86,9 +86,4 @@ impl World {
         }
         knobs
     }
-
-    /// A madsim receive buffer overflowed: the message is lost.
-    pub fn note_receive_buffer_drop(&mut self) {
-        self.stats.receive_buffer_drops += 1;
-    }
 }

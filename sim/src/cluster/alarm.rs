@@ -1,0 +1,62 @@
+//! An actor's wake-up that costs one madsim timer per deadline, not one per poll.
+//!
+//! madsim's `Sleep` adds a timer each time it is polled and never takes one back, so an
+//! actor that builds a fresh `sleep` each time a datagram wakes it leaves a timer behind
+//! per datagram, and each of those later wakes the actor for nothing. The alarm remembers
+//! the deadline it has a timer for: it registers again only for an earlier deadline, or
+//! once that timer has fired.
+
+use madsim::time::{Instant, TimeHandle};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+pub struct Alarm {
+    clock: TimeHandle,
+    /// When the actor wants to wake.
+    deadline: Option<Instant>,
+    /// The deadline a madsim timer will wake this task at (it may lie in the past).
+    registered: Option<Instant>,
+}
+
+impl Alarm {
+    pub fn new() -> Alarm {
+        Alarm { clock: TimeHandle::current(), deadline: None, registered: None }
+    }
+
+    pub fn set(&mut self, deadline: Instant) {
+        self.deadline = Some(deadline);
+    }
+
+    /// Resolves once the deadline set last has passed.
+    pub fn ring(&mut self) -> Ring<'_> {
+        Ring { alarm: self }
+    }
+}
+
+pub struct Ring<'a> {
+    alarm: &'a mut Alarm,
+}
+
+impl Future for Ring<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<()> {
+        let alarm = &mut self.get_mut().alarm;
+        let Some(deadline) = alarm.deadline else { return Poll::Pending };
+        let now = alarm.clock.now_instant();
+        if now >= deadline {
+            alarm.deadline = None;
+            return Poll::Ready(());
+        }
+        let covered = alarm.registered.is_some_and(|registered| registered > now && registered <= deadline);
+        if !covered {
+            // Polled once and dropped: the timer it registered stays and wakes this task.
+            let mut sleep = alarm.clock.sleep_until(deadline);
+            let pending = Pin::new(&mut sleep).poll(context).is_pending();
+            debug_assert!(pending, "the deadline lies ahead");
+            alarm.registered = Some(deadline);
+        }
+        Poll::Pending
+    }
+}
