@@ -201,6 +201,71 @@ fn the_model_checker_finds_canaries_by_shortest_sequences_that_replay() {
     }
 }
 
+/// A canary the model checker hunts with more than the default choices.
+struct Hunt {
+    canary: Canary,
+    nodes: u32,
+    shards: u32,
+    start: Start,
+    drops: bool,
+    budgets: Budgets,
+    length_max: usize,
+}
+
+/// The write path's, the disks' and the caps' canaries need client writes, crashes, disk
+/// faults or more shards on the path, and calm steps (the cluster run in order for 100 ms
+/// as one choice) to get far in few choices: the model checker finds each within seconds,
+/// by a shortest sequence that replays.
+#[test]
+fn with_writes_crashes_disk_faults_and_calm_steps_the_model_checker_finds_more_canaries() {
+    let allow = |writes, crashes, disk_faults| Budgets { crashes, writes, disk_faults };
+    let hunt = |canary, start, budgets, length_max| Hunt {
+        canary,
+        nodes: 2,
+        shards: 1,
+        start,
+        drops: false,
+        budgets,
+        length_max,
+    };
+    let hunts = [
+        hunt(Canary::StubAcksWrites, Start::Migrating, allow(1, 0, 0), 2),
+        Hunt { drops: true, ..hunt(Canary::UnfenceOnTimeout, Start::Migrating, allow(1, 0, 0), 8) },
+        hunt(Canary::AckBeforeDurable, Start::Warm, allow(1, 1, 0), 4),
+        hunt(Canary::EntityStateNotReplayed, Start::Warm, allow(2, 1, 0), 6),
+        hunt(Canary::AckAfterFailedFsync, Start::Warm, allow(1, 1, 1), 6),
+        hunt(Canary::BootAroundReadError, Start::Warm, allow(1, 1, 1), 3),
+        hunt(Canary::ChecksumsIgnored, Start::Warm, allow(1, 1, 1), 3),
+        Hunt { nodes: 3, shards: 4, ..hunt(Canary::CapsIgnored, Start::Migrating, allow(0, 0, 0), 11) },
+    ];
+    for Hunt { canary, nodes, shards, start, drops, budgets, length_max } in hunts {
+        let config = LabConfig { nodes, spare_nodes: 0, shards, canaries: vec![canary], ..LabConfig::default() };
+        let options = SearchOptions {
+            start,
+            drops,
+            timers: true,
+            calm_ms: Some(100),
+            budgets,
+            states_max: 400_000,
+            jobs: 2,
+            ..SearchOptions::new(length_max)
+        };
+        let outcome = search(&config, &options).unwrap();
+        let Some((violation, choices)) = outcome.violation else {
+            panic!("{canary:?} not found: {:?} at depth {}", outcome.end, outcome.depth_complete)
+        };
+        assert_eq!(outcome.depth_complete + 1, choices.len(), "{canary:?}: deepening makes it shortest");
+        let replay = Replay {
+            config,
+            start,
+            choices,
+            invariant: violation.invariant.clone(),
+            message: violation.message.clone(),
+        };
+        assert_eq!(replay.run().map(|again| again.invariant), Some(violation.invariant), "{canary:?}");
+    }
+}
+
 /// A calm macro step (the cluster run in order for 100 ms as one choice) brings a
 /// coordinator restart's consequences within four choices.
 #[test]

@@ -36,6 +36,11 @@ impl Budgets {
 /// Disk faults the lab's `DiskFault` index picks per node: torn write, failed fsync, bit
 /// flip, read error, full disk (see [`Lab::apply`]).
 const DISK_FAULT_KINDS: u16 = 5;
+/// The kinds that hit one stored record: bit flip and read error.
+const RECORD_FAULT_KINDS: [u16; 2] = [2, 3];
+/// Which of a node's shard records a record fault may hit, by position: the first few
+/// (a shard's role, then its log's first entries), so that a lost entry is within reach.
+const RECORD_PICKS: u16 = 3;
 
 pub fn choices(lab: &Lab, options: &SearchOptions, budgets: Budgets) -> Vec<Choice> {
     let mut choices = Vec::new();
@@ -69,7 +74,16 @@ pub fn choices(lab: &Lab, options: &SearchOptions, budgets: Budgets) -> Vec<Choi
         choices.extend((0..writes).map(Choice::ClientWrite));
     }
     if budgets.disk_faults > 0 {
-        choices.extend((0..nodes * DISK_FAULT_KINDS).map(Choice::DiskFault));
+        // Index = node + nodes × (kind + kinds × record), as Lab::apply reads it.
+        let index = |node: u16, kind: u16, record: u16| node + nodes * (kind + DISK_FAULT_KINDS * record);
+        for kind in 0..DISK_FAULT_KINDS {
+            choices.extend((0..nodes).map(|node| Choice::DiskFault(index(node, kind, 0))));
+        }
+        for record in 1..RECORD_PICKS {
+            for kind in RECORD_FAULT_KINDS {
+                choices.extend((0..nodes).map(|node| Choice::DiskFault(index(node, kind, record))));
+            }
+        }
     }
     choices
 }
