@@ -21,6 +21,12 @@ fn main() {
         }
     };
     let seed_run = run_seed_for_baseline(seed);
-    let delivered = if side == "harness" { seed_run.messages_delivered } else { baseline_for(seed, &seed_run) };
-    println!("{side} seed {seed}: {delivered} messages delivered");
+    let (delivered, wall_us) = if side == "harness" {
+        (seed_run.messages_delivered, seed_run.wall_us)
+    } else {
+        let started = std::time::Instant::now();
+        (baseline_for(seed, &seed_run), started.elapsed().as_micros() as u64)
+    };
+    let per_message_ns = wall_us * 1000 / delivered.max(1);
+    println!("{side} seed {seed}: {delivered} messages delivered in {wall_us} µs ({per_message_ns} ns a message)");
 }

@@ -208,25 +208,32 @@ struct Hunt {
     shards: u32,
     start: Start,
     drops: bool,
+    advance_ms: Option<u16>,
     budgets: Budgets,
     length_max: usize,
 }
 
-/// The write path's, the disks' and the caps' canaries need client writes, crashes, disk
-/// faults or more shards on the path, and calm steps (the cluster run in order for 100 ms
-/// as one choice) to get far in few choices: the model checker finds each within seconds,
-/// by a shortest sequence that replays.
+/// The write path's, the disks', the clocks' and the planners' canaries need client
+/// writes, crashes, disk faults, clock steps, decommissions, time passing with messages
+/// in flight, or more shards, and calm steps (the cluster run in order for 100 ms as one
+/// choice) to get far in few choices: the model checker finds each within seconds, by a
+/// shortest sequence that replays.
 #[test]
-fn with_writes_crashes_disk_faults_and_calm_steps_the_model_checker_finds_more_canaries() {
-    let allow = |writes, crashes, disk_faults| Budgets { crashes, writes, disk_faults };
+fn with_writes_faults_and_calm_steps_the_model_checker_finds_more_canaries() {
+    let allow = |writes, crashes, disk_faults| Budgets { crashes, writes, disk_faults, ..Budgets::default() };
     let hunt = |canary, start, budgets, length_max| Hunt {
         canary,
         nodes: 2,
         shards: 1,
         start,
         drops: false,
+        advance_ms: None,
         budgets,
         length_max,
+    };
+    let late = |canary, clock_steps, length_max| Hunt {
+        advance_ms: Some(600),
+        ..hunt(canary, Start::Migrating, Budgets { clock_steps, ..Budgets::default() }, length_max)
     };
     let hunts = [
         hunt(Canary::StubAcksWrites, Start::Migrating, allow(1, 0, 0), 2),
@@ -237,14 +244,24 @@ fn with_writes_crashes_disk_faults_and_calm_steps_the_model_checker_finds_more_c
         hunt(Canary::BootAroundReadError, Start::Warm, allow(1, 1, 1), 3),
         hunt(Canary::ChecksumsIgnored, Start::Warm, allow(1, 1, 1), 3),
         Hunt { nodes: 3, shards: 4, ..hunt(Canary::CapsIgnored, Start::Migrating, allow(0, 0, 0), 11) },
+        hunt(Canary::SealBeforeHandoff, Start::Migrating, allow(2, 0, 0), 6),
+        late(Canary::PauseBudgetIgnored, 0, 5),
+        late(Canary::PauseOnUncheckedClock, 1, 6),
+        Hunt { nodes: 3, shards: 4, ..hunt(Canary::LeastShardOvershoot, Start::Warm, allow(0, 0, 0), 2) },
+        Hunt {
+            nodes: 3,
+            shards: 4,
+            ..hunt(Canary::DrainingTarget, Start::Warm, Budgets { decommissions: 2, ..Budgets::default() }, 4)
+        },
     ];
-    for Hunt { canary, nodes, shards, start, drops, budgets, length_max } in hunts {
+    for Hunt { canary, nodes, shards, start, drops, advance_ms, budgets, length_max } in hunts {
         let config = LabConfig { nodes, spare_nodes: 0, shards, canaries: vec![canary], ..LabConfig::default() };
         let options = SearchOptions {
             start,
             drops,
             timers: true,
             calm_ms: Some(100),
+            advance_ms,
             budgets,
             states_max: 400_000,
             jobs: 2,

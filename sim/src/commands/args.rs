@@ -208,11 +208,21 @@ pub struct ExploreArgs {
     /// Exhaustive: disk faults allowed on one path (each node and kind is a branch).
     #[arg(long, default_value_t = 0)]
     pub disk_faults: u8,
+    /// Exhaustive: clock steps allowed on one path (500 ms back or forward, on each server).
+    #[arg(long, default_value_t = 0)]
+    pub clock_steps: u8,
+    /// Exhaustive: decommissions allowed on one path (each node still in service is a branch).
+    #[arg(long, default_value_t = 0)]
+    pub decommissions: u8,
     /// Exhaustive: also offer, in every state, one choice that runs the cluster calmly for
     /// this many milliseconds (deliveries in order, timers when due): deep states in a
     /// few choices.
     #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub calm: Option<u16>,
+    /// Exhaustive: also offer, in every state, one choice that lets this many milliseconds
+    /// pass with nothing delivered and no timer fired (what is in flight arrives late).
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub advance: Option<u16>,
     /// Exhaustive: also fire timers (time moves on).
     #[arg(long)]
     pub timers: bool,

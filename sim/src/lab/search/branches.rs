@@ -1,6 +1,6 @@
 //! The choices a search tries in a state: every delivery, and (when asked) every drop,
-//! every timer, and within per-path budgets crashes, client writes and disk faults. A
-//! stopped actor may always be restarted.
+//! every timer, and within per-path budgets crashes, client writes, disk faults, clock
+//! steps and decommissions. A stopped actor may always be restarted.
 
 use super::SearchOptions;
 use crate::lab::{Choice, Lab};
@@ -12,6 +12,8 @@ pub struct Budgets {
     pub crashes: u8,
     pub writes: u8,
     pub disk_faults: u8,
+    pub clock_steps: u8,
+    pub decommissions: u8,
 }
 
 impl Budgets {
@@ -22,13 +24,19 @@ impl Budgets {
             crashes: spent(self.crashes, matches!(choice, Choice::Crash(_))),
             writes: spent(self.writes, matches!(choice, Choice::ClientWrite(_))),
             disk_faults: spent(self.disk_faults, matches!(choice, Choice::DiskFault(_))),
+            clock_steps: spent(self.clock_steps, matches!(choice, Choice::ClockStep(_))),
+            decommissions: spent(self.decommissions, matches!(choice, Choice::Decommission(_))),
         }
     }
 
     /// Mixed into a state's fingerprint: the same state with more left to spend has more
     /// future, so it is another search node.
     pub fn fingerprint(self) -> u128 {
-        let packed = u128::from(self.crashes) | u128::from(self.writes) << 8 | u128::from(self.disk_faults) << 16;
+        let packed = u128::from(self.crashes)
+            | u128::from(self.writes) << 8
+            | u128::from(self.disk_faults) << 16
+            | u128::from(self.clock_steps) << 24
+            | u128::from(self.decommissions) << 32;
         packed.wrapping_mul(0x2545_F491_4F6C_DD1D_9E37_79B9_7F4A_7C15)
     }
 }
@@ -41,6 +49,9 @@ const RECORD_FAULT_KINDS: [u16; 2] = [2, 3];
 /// Which of a node's shard records a record fault may hit, by position: the first few
 /// (a shard's role, then its log's first entries), so that a lost entry is within reach.
 const RECORD_PICKS: u16 = 3;
+/// The clock steps offered per server, as `Lab::apply` reads a `ClockStep` index's size:
+/// 500 ms back and 500 ms forward.
+const CLOCK_STEP_SIZES: [u16; 2] = [1, 9];
 
 pub fn choices(lab: &Lab, options: &SearchOptions, budgets: Budgets) -> Vec<Choice> {
     let mut choices = Vec::new();
@@ -58,6 +69,9 @@ pub fn choices(lab: &Lab, options: &SearchOptions, budgets: Budgets) -> Vec<Choi
     }
     if let Some(ms) = options.calm_ms {
         choices.push(Choice::Calm(ms));
+    }
+    if let Some(ms) = options.advance_ms {
+        choices.push(Choice::AdvanceTime(ms));
     }
     let nodes = lab.actors().nodes.len() as u16;
     for index in 0..=nodes {
@@ -83,6 +97,20 @@ pub fn choices(lab: &Lab, options: &SearchOptions, budgets: Budgets) -> Vec<Choi
             for kind in RECORD_FAULT_KINDS {
                 choices.extend((0..nodes).map(|node| Choice::DiskFault(index(node, kind, record))));
             }
+        }
+    }
+    if budgets.decommissions > 0 {
+        // Any node still in service but the last (see Lab::apply), by position.
+        let in_service = lab.in_service().len() as u16;
+        if in_service >= 2 {
+            choices.extend((0..in_service).map(Choice::Decommission));
+        }
+    }
+    if budgets.clock_steps > 0 {
+        // Index = server + servers × size; the coordinator and the data nodes are servers.
+        let servers = nodes + 1;
+        for size in CLOCK_STEP_SIZES {
+            choices.extend((0..servers).map(|server| Choice::ClockStep(server + servers * size)));
         }
     }
     choices

@@ -42,6 +42,9 @@ pub struct SearchOptions {
     /// this many milliseconds: a macro step, so that a few choices reach deep states.
     /// Every ordinary sequence is still searched; depth counts the macro as one.
     pub calm_ms: Option<u16>,
+    /// Also offer one choice that lets this many milliseconds pass with nothing delivered
+    /// and no timer fired: what is in flight arrives late (a pause, a slow link).
+    pub advance_ms: Option<u16>,
     /// Crashes, client writes (and the like) allowed on one path.
     pub budgets: Budgets,
     /// Count states that a renaming of data nodes and shards makes equal as one.
@@ -63,6 +66,7 @@ impl SearchOptions {
             drops: false,
             timers: false,
             calm_ms: None,
+            advance_ms: None,
             budgets: Budgets::default(),
             symmetry: false,
             jobs: 1,
