@@ -60,3 +60,42 @@ impl Future for Ring<'_> {
         Poll::Pending
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use madsim::runtime::Runtime;
+    use madsim::time::Duration;
+
+    /// Rings once its deadline passes, for the deadline set last: a later deadline does
+    /// not ring at the earlier timer, an earlier one rings before the later timer.
+    #[test]
+    fn rings_at_the_deadline_set_last() {
+        Runtime::with_seed_and_config(1, madsim::Config::default()).block_on(async {
+            let clock = TimeHandle::current();
+            let started = clock.now_instant();
+            let elapsed_ms = || clock.now_instant().duration_since(started).as_millis();
+            let mut alarm = Alarm::new();
+
+            alarm.set(started + Duration::from_millis(10));
+            alarm.ring().await;
+            assert_eq!(elapsed_ms(), 10);
+
+            // A timer for 20 ms is registered, then the deadline moves to 40 ms.
+            alarm.set(started + Duration::from_millis(20));
+            let pending = madsim::time::timeout(Duration::from_millis(1), alarm.ring()).await;
+            assert!(pending.is_err(), "not due yet");
+            alarm.set(started + Duration::from_millis(40));
+            alarm.ring().await;
+            assert_eq!(elapsed_ms(), 40, "the 20 ms timer woke the task but did not ring");
+
+            // A timer for 100 ms is registered, then the deadline moves to 50 ms.
+            alarm.set(started + Duration::from_millis(100));
+            let pending = madsim::time::timeout(Duration::from_millis(1), alarm.ring()).await;
+            assert!(pending.is_err(), "not due yet");
+            alarm.set(started + Duration::from_millis(50));
+            alarm.ring().await;
+            assert_eq!(elapsed_ms(), 50);
+        });
+    }
+}
