@@ -2,9 +2,10 @@
 //! timer is due, its client writes — and hands each to the world, which does the rest.
 
 use super::alarm::Alarm;
-use super::carry::{carry, socket_address, MadsimEntropy};
+use super::carry::{socket_address, MadsimEntropy};
+use super::inbox::Inbox;
 use super::shared::SharedWorld;
-use crate::world::{Event, MessageId};
+use crate::world::Event;
 use madsim::export::futures::future::{select, Either};
 use madsim::net::Endpoint;
 use shardsim_core::{ActorId, Instant};
@@ -52,36 +53,32 @@ pub async fn run_actor(world: SharedWorld, actor: ActorId) {
         tracing::error!(%actor, %address, "cannot bind");
         return;
     };
+    let mut inbox = Inbox::new(&endpoint);
     let applied = world.lock().apply(Event::Boot { actor });
-    carry(&world, &endpoint, applied).await;
+    inbox.carry(&world, &endpoint, applied).await;
     let mut next_write_at = matches!(actor, ActorId::Client(_)).then_some(Instant::ZERO);
-    // One receive stays pending across wake-ups: a datagram that arrives while the actor
-    // is busy waits in the endpoint's mailbox (which may hand datagrams out of arrival
-    // order: the network reorders anyway).
-    let receiver = endpoint.clone();
-    let mut incoming = Box::pin(receiver.recv_from_raw(0));
     let mut alarm = Alarm::new();
     loop {
-        // Every event due now happens, deadlines earliest first, before the actor waits.
-        let wake = match next(&world, actor, &mut next_write_at) {
-            Next::Apply(event) => {
-                let applied = world.lock().apply(event);
-                carry(&world, &endpoint, applied).await;
-                continue;
+        // Every event due now happens, deadlines earliest first, then one datagram that
+        // arrived meanwhile (oldest first), before the actor waits.
+        let event = match next(&world, actor, &mut next_write_at) {
+            Next::Apply(event) => Some(event),
+            Next::Wait(wake) => {
+                alarm.set(world.lock().madsim_instant(wake));
+                None
             }
-            Next::Wait(wake) => wake,
             Next::Stop => return,
         };
-        alarm.set(world.lock().madsim_instant(wake));
-        match select(incoming.as_mut(), alarm.ring()).await {
-            Either::Left((Ok((payload, _from)), _)) => {
-                incoming = Box::pin(receiver.recv_from_raw(0));
-                let Ok(message) = payload.downcast::<MessageId>() else { continue };
-                let applied = world.lock().apply(Event::Deliver { message: *message });
-                carry(&world, &endpoint, applied).await;
-            }
-            Either::Left((Err(_), _)) => return,
-            Either::Right(((), _)) => {}
-        }
+        let event = match (event, inbox.take_queued()) {
+            (Some(event), _) => event,
+            (None, Some(message)) => Event::Deliver { message },
+            (None, None) => match select(std::pin::pin!(inbox.arrival()), alarm.ring()).await {
+                Either::Left((Some(message), _)) => Event::Deliver { message },
+                Either::Left((None, _)) => return,
+                Either::Right(((), _)) => continue,
+            },
+        };
+        let applied = world.lock().apply(event);
+        inbox.carry(&world, &endpoint, applied).await;
     }
 }

@@ -8,6 +8,7 @@ mod actor_task;
 mod alarm;
 pub mod baseline;
 mod carry;
+mod inbox;
 mod machines;
 mod shared;
 
