@@ -15,7 +15,8 @@ pub struct Alarm {
     clock: TimeHandle,
     /// When the actor wants to wake.
     deadline: Option<Instant>,
-    /// The deadline a madsim timer will wake this task at (it may lie in the past).
+    /// The deadline a madsim timer was asked to wake this task at (it may lie in the
+    /// past; madsim fires no sooner than 1 ms after the asking, as the old sleeps did).
     registered: Option<Instant>,
 }
 
