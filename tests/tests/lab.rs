@@ -310,3 +310,70 @@ fn with_calm_steps_the_model_checker_finds_a_coordinator_that_forgot_its_migrati
     let mut lab = start_lab(&config, Start::Migrating).unwrap();
     assert!(lab.run(choices).is_err(), "the sequence replays");
 }
+
+/// The owner a client's cached route names loses the shard and gets it back at a newer
+/// epoch while the client hears nothing (it registered with the owner before a crash wiped
+/// the registrations): its next write names the old epoch, and only the owner's epoch
+/// check refuses it. Eleven choices with joins (deeper than CI's searches go): replayed,
+/// it catches `stale-epoch-acked`, and with the canary off it breaks nothing.
+#[test]
+fn a_route_that_comes_back_at_a_newer_epoch_catches_stale_epoch_acked() {
+    let choices = vec![
+        Choice::ClientWrite(0),  // the client caches s0 at n1, epoch 1, and registers
+        Choice::Decommission(1), // n2 leaves: s1 drains to n1
+        Choice::Calm(1000),      //
+        Choice::Crash(1),        // n1 forgets the clients it would tell of a move
+        Choice::Restart(1),      //
+        Choice::Join,            // n3 joins: s0 moves n1 -> n3 (epoch 2)
+        Choice::Calm(1000),      //
+        Choice::Decommission(1), // n3 leaves: s0 comes back to n1 (epoch 3)
+        Choice::Calm(1000),      //
+        Choice::ClientWrite(0),  // names epoch 1
+        Choice::Deliver(0),      //
+    ];
+    let replay = |canaries: Vec<Canary>| Replay {
+        config: LabConfig { nodes: 2, spare_nodes: 0, shards: 2, canaries, ..LabConfig::default() },
+        start: Start::Warm,
+        choices: choices.clone(),
+        invariant: String::new(),
+        message: String::new(),
+    };
+    let caught = replay(vec![Canary::StaleEpochAcked]).run().expect("the canary is caught");
+    assert_eq!(caught.invariant, "acked_at_named_epoch", "{caught}");
+    assert!(caught.message.contains("the client named e1"), "{caught}");
+    assert_eq!(replay(Vec::new()).run(), None, "the protocol refuses the stale epoch");
+}
+
+/// A join is a branch only with a budget for it, and only after a decommission left room:
+/// the same search with one join allowed reaches states the one without never does.
+#[test]
+fn a_join_budget_lets_the_search_add_a_machine_after_a_decommission() {
+    let config = LabConfig { nodes: 2, spare_nodes: 0, shards: 2, ..LabConfig::default() };
+    let states = |joins| {
+        let options = SearchOptions {
+            start: Start::Warm,
+            calm_ms: Some(1000),
+            budgets: Budgets { decommissions: 1, joins, ..Budgets::default() },
+            jobs: 1,
+            ..SearchOptions::new(4)
+        };
+        let outcome = search(&config, &options).unwrap();
+        assert!(outcome.violation.is_none());
+        outcome.distinct_states
+    };
+    let (without, with) = (states(0), states(1));
+    assert!(with > without, "a join adds states: {with} with, {without} without");
+    let no_room = SearchOptions {
+        start: Start::Warm,
+        calm_ms: Some(1000),
+        budgets: Budgets { joins: 1, ..Budgets::default() },
+        jobs: 1,
+        ..SearchOptions::new(4)
+    };
+    let calm_only = SearchOptions { budgets: Budgets::default(), ..no_room.clone() };
+    assert_eq!(
+        search(&config, &no_room).unwrap().distinct_states,
+        search(&config, &calm_only).unwrap().distinct_states,
+        "with every node in service there is no room to join"
+    );
+}

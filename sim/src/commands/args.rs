@@ -214,6 +214,10 @@ pub struct ExploreArgs {
     /// Exhaustive: decommissions allowed on one path (each node still in service is a branch).
     #[arg(long, default_value_t = 0)]
     pub decommissions: u8,
+    /// Exhaustive: new machines joining allowed on one path (offered while fewer nodes than
+    /// --nodes are in service, so after a decommission).
+    #[arg(long, default_value_t = 0)]
+    pub joins: u8,
     /// Exhaustive: also offer, in every state, one choice that runs the cluster calmly for
     /// this many milliseconds (deliveries in order, timers when due): deep states in a
     /// few choices.

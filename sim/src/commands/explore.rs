@@ -188,6 +188,7 @@ fn model_check(args: &ExploreArgs, config: LabConfig) -> i32 {
             disk_faults: args.disk_faults,
             clock_steps: args.clock_steps,
             decommissions: args.decommissions,
+            joins: args.joins,
         },
         symmetry: args.symmetry,
         jobs: args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |cores| cores.get())).max(1),

@@ -1,6 +1,6 @@
 //! The choices a search tries in a state: every delivery, and (when asked) every drop,
 //! every timer, and within per-path budgets crashes, client writes, disk faults, clock
-//! steps and decommissions. A stopped actor may always be restarted.
+//! steps, decommissions and joins. A stopped actor may always be restarted.
 
 use super::SearchOptions;
 use crate::lab::{Choice, Lab};
@@ -14,6 +14,8 @@ pub struct Budgets {
     pub disk_faults: u8,
     pub clock_steps: u8,
     pub decommissions: u8,
+    /// New machines joining (offered while fewer nodes than the lab's size are in service).
+    pub joins: u8,
 }
 
 impl Budgets {
@@ -26,6 +28,7 @@ impl Budgets {
             disk_faults: spent(self.disk_faults, matches!(choice, Choice::DiskFault(_))),
             clock_steps: spent(self.clock_steps, matches!(choice, Choice::ClockStep(_))),
             decommissions: spent(self.decommissions, matches!(choice, Choice::Decommission(_))),
+            joins: spent(self.joins, matches!(choice, Choice::Join)),
         }
     }
 
@@ -36,7 +39,8 @@ impl Budgets {
             | u128::from(self.writes) << 8
             | u128::from(self.disk_faults) << 16
             | u128::from(self.clock_steps) << 24
-            | u128::from(self.decommissions) << 32;
+            | u128::from(self.decommissions) << 32
+            | u128::from(self.joins) << 40;
         packed.wrapping_mul(0x2545_F491_4F6C_DD1D_9E37_79B9_7F4A_7C15)
     }
 }
@@ -105,6 +109,11 @@ pub fn choices(lab: &Lab, options: &SearchOptions, budgets: Budgets) -> Vec<Choi
         if in_service >= 2 {
             choices.extend((0..in_service).map(Choice::Decommission));
         }
+    }
+    if budgets.joins > 0 && lab.in_service().len() < lab.config().nodes as usize {
+        // A new machine under the next node id: with decommissions, shards move away and
+        // back (a route a client cached can come back at a newer epoch).
+        choices.push(Choice::Join);
     }
     if budgets.clock_steps > 0 {
         // Index = server + servers × size; the coordinator and the data nodes are servers.
