@@ -370,7 +370,7 @@ fn a_join_budget_lets_the_search_add_a_machine_after_a_decommission() {
         jobs: 1,
         ..SearchOptions::new(4)
     };
-    let calm_only = SearchOptions { budgets: Budgets::default(), ..no_room.clone() };
+    let calm_only = SearchOptions { budgets: Budgets::default(), ..no_room };
     assert_eq!(
         search(&config, &no_room).unwrap().distinct_states,
         search(&config, &calm_only).unwrap().distinct_states,
