@@ -12,6 +12,7 @@ use shardsim_core::{
     ShardId, WriteId,
 };
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 
 /// When something happened: its place in the order of observations (many happen in one
 /// simulated millisecond), and its time.
@@ -71,7 +72,8 @@ pub struct Facts {
     /// Records the nemesis tore or flipped on a node's disk, with what they were meant to
     /// hold, until the node's next boot reads them back.
     pub damaged_records: BTreeMap<NodeId, Vec<(shardsim_core::storage::StorageKey, bytes::Bytes)>>,
-    pub moves_since_liveness: BTreeMap<ShardId, u32>,
+    /// The migrations each shard started after the heal, and how each ended.
+    pub moves_since_liveness: BTreeMap<ShardId, Vec<MoveAfterHeal>>,
     pub last_ack_at: BTreeMap<ShardId, Instant>,
     pub counters: Counters,
     /// When the coordinator last booted: the start of its election grace.
@@ -113,6 +115,23 @@ impl Counters {
             Observation::ClientGaveUp { .. } => self.writes_abandoned += 1,
             _ => {}
         }
+    }
+}
+
+/// One migration a shard started after the heal: what a thrashing report lists.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MoveAfterHeal {
+    pub migration: MigrationId,
+    pub source: ActorId,
+    pub target: ActorId,
+    /// `None` while it is under way.
+    pub end: Option<String>,
+}
+
+impl fmt::Display for MoveAfterHeal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let end = self.end.as_deref().unwrap_or("under way");
+        write!(f, "{} {}->{} {end}", self.migration, self.source, self.target)
     }
 }
 

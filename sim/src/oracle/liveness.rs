@@ -2,23 +2,26 @@
 //! writes again, the cluster converges to balance and stays there.
 
 use super::balance::shard_scores;
-use super::facts::{Facts, Moment};
+use super::facts::{Facts, Moment, MoveAfterHeal};
 use super::registry::{no_step_checks, Checker, Checks, Family, Invariant};
 use super::state::ClusterState;
 use super::Check;
 use shardsim_core::config::{LoadWeights, PlannerKind};
 use shardsim_core::coordinator::Liveness;
 use shardsim_core::load::ShardLoad;
+use shardsim_core::phase::Phase;
 use shardsim_core::wire::ShardRole;
-use shardsim_core::{NodeId, Observation, ShardId};
+use shardsim_core::{MigrationId, NodeId, Observation, ShardId};
 use std::collections::BTreeMap;
 
 pub const CONVERGENCE: Invariant = Invariant::liveness(
     "convergence",
     "Once every fault has healed, within the bound: every migration ends, every shard takes writes and is served by its routed owner, draining nodes end decommissioned, and the cluster is balanced by its planner's measure.",
 );
-pub const NO_THRASHING: Invariant =
-    Invariant::liveness("no_thrashing", "No shard moves more than three times after the heal.");
+pub const NO_THRASHING: Invariant = Invariant::liveness(
+    "no_thrashing",
+    "No shard starts more than three migrations after the heal (a move back and forth, or a migration that keeps aborting).",
+);
 /// Migrations of one shard allowed in the liveness phase before it counts as thrashing.
 pub const LIVENESS_MOVES_PER_SHARD_MAX: u32 = 3;
 /// Load scores are rates over windows, and the planner reads them a heartbeat late: the
@@ -32,7 +35,8 @@ pub const CHECKER: Checker = Checker {
     after_step: no_step_checks,
 };
 
-/// Counts moves after the heal; convergence itself is judged by the driver's checks.
+/// Follows each migration started after the heal, to its end; convergence itself is
+/// judged by the driver's checks.
 fn observe(
     facts: &mut Facts,
     _moment: Moment,
@@ -40,19 +44,41 @@ fn observe(
     _state: &dyn ClusterState,
     checks: &mut Checks,
 ) {
-    if let Observation::MigrationStarted { shard, .. } = observation {
-        if facts.liveness_started_at.is_some() {
-            let moves = facts.moves_since_liveness.entry(*shard).or_default();
-            *moves += 1;
-            checks.push((&NO_THRASHING, no_thrashing(*shard, *moves)));
+    if facts.liveness_started_at.is_none() {
+        return;
+    }
+    let ended = |facts: &mut Facts, shard: &ShardId, migration: &MigrationId, end: String| {
+        let moves = facts.moves_since_liveness.get_mut(shard).into_iter().flatten();
+        if let Some(started) = moves.filter(|started| started.migration == *migration).last() {
+            started.end = Some(end);
         }
+    };
+    match observation {
+        Observation::MigrationStarted { migration, shard, source, target, .. } => {
+            let moves = facts.moves_since_liveness.entry(*shard).or_default();
+            moves.push(MoveAfterHeal { migration: *migration, source: source.actor, target: target.actor, end: None });
+            checks.push((&NO_THRASHING, no_thrashing(*shard, moves)));
+        }
+        Observation::MigrationPhase { migration, shard, to: Phase::Complete, .. } => {
+            ended(facts, shard, migration, "completed".to_string());
+        }
+        Observation::MigrationAborted { migration, shard, reason } => {
+            ended(facts, shard, migration, format!("aborted ({reason:?})"));
+        }
+        _ => {}
     }
 }
 
-pub fn no_thrashing(shard: ShardId, moves: u32) -> Check {
-    if moves > LIVENESS_MOVES_PER_SHARD_MAX {
+/// At most [`LIVENESS_MOVES_PER_SHARD_MAX`] migrations of one shard after the heal; the
+/// report lists each with how it ended, so that a shard moved back and forth reads apart
+/// from one whose migration keeps timing out.
+pub fn no_thrashing(shard: ShardId, moves: &[MoveAfterHeal]) -> Check {
+    if moves.len() > LIVENESS_MOVES_PER_SHARD_MAX as usize {
+        let listed: Vec<String> = moves.iter().map(ToString::to_string).collect();
         return Err(format!(
-            "{shard} moved {moves} times after the faults healed (bound {LIVENESS_MOVES_PER_SHARD_MAX})"
+            "{shard} started {} migrations after the faults healed (bound {LIVENESS_MOVES_PER_SHARD_MAX}): {}",
+            moves.len(),
+            listed.join(", ")
         ));
     }
     Ok(())

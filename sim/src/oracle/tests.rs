@@ -382,6 +382,10 @@ fn no_thrashing_fails_when_a_shard_keeps_moving_after_the_heal() {
         (violation.invariant.as_str(), violation.class),
         (crate::oracle::liveness::NO_THRASHING.name, ViolationClass::Liveness)
     );
+    // Each start is listed with its end: these kept aborting, the last is under way.
+    assert!(violation.message.contains("s0 started 4 migrations"), "{}", violation.message);
+    assert!(violation.message.contains("m1 n1->n2 aborted (Timeout)"), "{}", violation.message);
+    assert!(violation.message.contains("m4 n1->n2 under way"), "{}", violation.message);
 }
 
 #[test]
