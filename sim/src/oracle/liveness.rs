@@ -48,8 +48,8 @@ fn observe(
         return;
     }
     let ended = |facts: &mut Facts, shard: &ShardId, migration: &MigrationId, end: String| {
-        let moves = facts.moves_since_liveness.get_mut(shard).into_iter().flatten();
-        if let Some(started) = moves.filter(|started| started.migration == *migration).last() {
+        let mut moves = facts.moves_since_liveness.get_mut(shard).into_iter().flatten();
+        if let Some(started) = moves.find(|started| started.migration == *migration) {
             started.end = Some(end);
         }
     };
