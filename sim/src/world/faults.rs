@@ -201,7 +201,7 @@ impl World {
                 Effect::DiskFull(actor)
             }
             Fault::ClockDrift { target, drift_ppm } => {
-                self.clocks.entry(actor_of(*target)).or_default().set_drift(self.now, *drift_ppm);
+                self.clocks.get_or_default(actor_of(*target)).set_drift(self.now, *drift_ppm);
                 return Ok(None);
             }
             Fault::CutOverClockStep { back_ms, stall_ms } => {
@@ -210,7 +210,7 @@ impl World {
             }
             Fault::ClockStep { target, by_ms } => {
                 let actor = actor_of(*target);
-                self.clocks.entry(actor).or_default().step(self.now, *by_ms);
+                self.clocks.get_or_default(actor).step(self.now, *by_ms);
                 self.step(actor, shardsim_core::Input::ClockStepped { by_ms: *by_ms }, applied);
                 return Ok(None);
             }
@@ -400,7 +400,7 @@ impl World {
         if self.actors.is_up(actor) {
             self.step(actor, shardsim_core::Input::Command(&command), applied);
         } else {
-            self.commands.entry(actor).or_default().push(command);
+            self.commands.get_or_default(actor).push(command);
         }
     }
 

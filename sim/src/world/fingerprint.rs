@@ -36,17 +36,17 @@ impl World {
         encoder.value(&self.entropy);
 
         encoder.begin_set();
-        for (actor, clock) in &self.clocks {
-            encoder.value(actor);
+        for (actor, clock) in self.clocks.iter() {
+            encoder.value(&actor);
             encoder.value(&clock.offset_and_drift(now));
             encoder.entry();
         }
         encoder.end_set();
 
         encoder.begin_set();
-        for (actor, table) in &self.timers {
-            encoder.value(actor);
-            encoder.set_now_ms(self.local_now(*actor).as_ms());
+        for (actor, table) in self.timers.iter() {
+            encoder.value(&actor);
+            encoder.set_now_ms(self.local_now(actor).as_ms());
             encoder.value(table);
             encoder.entry();
         }
@@ -80,8 +80,8 @@ impl World {
         self.fingerprint_faults(encoder);
         encoder.value(&self.generations);
         encoder.begin_set();
-        for (actor, commands) in &self.commands {
-            encoder.value(actor);
+        for (actor, commands) in self.commands.iter() {
+            encoder.value(&actor);
             encoder.value(commands);
             encoder.entry();
         }

@@ -11,6 +11,7 @@ mod faults;
 mod fingerprint;
 mod in_order;
 mod network;
+mod per_actor;
 mod pool;
 mod schedule;
 mod step;
@@ -20,6 +21,7 @@ pub use event::{Event, FaultId, MessageId, Scheduled};
 pub use faults::ActiveFault;
 pub use in_order::{apply_settled, boot_all, run_in_order};
 pub use network::{InFlight, NetworkKnobs};
+pub use per_actor::PerActor;
 pub use pool::Pool;
 pub use schedule::{Schedule, ScheduleError, ScheduleHeader, SCHEDULE_FORMAT};
 
@@ -117,11 +119,11 @@ pub struct World {
     check_invariants: bool,
     in_flight: Pool,
     in_flight_max: Option<usize>,
-    held: BTreeMap<ActorId, Held>,
+    held: PerActor<Held>,
     /// Deadlines as each actor set them: on its own clock.
-    timers: BTreeMap<ActorId, TimerTable>,
+    timers: PerActor<TimerTable>,
     /// Clocks that are not true (an actor without one reads true time).
-    clocks: BTreeMap<ActorId, LocalClock>,
+    clocks: PerActor<LocalClock>,
     /// Nodes that crash, tearing the entry, the next time they write a log entry.
     torn_armed: BTreeSet<ActorId>,
     /// Nodes whose next fsync fails.
@@ -139,7 +141,7 @@ pub struct World {
     blocked: BTreeSet<(ActorId, ActorId)>,
     generations: BTreeMap<NodeId, u32>,
     /// Commands for an actor that was down when they came; handed over at its boot.
-    commands: BTreeMap<ActorId, Vec<Command>>,
+    commands: PerActor<Vec<Command>>,
     violation: Option<Violation>,
     recorded: Option<Vec<Scheduled>>,
     pub stats: Stats,
@@ -169,9 +171,9 @@ impl World {
             check_invariants: config.check_invariants,
             in_flight: Pool::default(),
             in_flight_max: config.in_flight_max,
-            held: BTreeMap::new(),
-            timers: BTreeMap::new(),
-            clocks: BTreeMap::new(),
+            held: PerActor::default(),
+            timers: PerActor::default(),
+            clocks: PerActor::default(),
             torn_armed: BTreeSet::new(),
             fsync_fail_armed: BTreeSet::new(),
             read_error_armed: BTreeMap::new(),
@@ -182,7 +184,7 @@ impl World {
             next_fault: 0,
             blocked: BTreeSet::new(),
             generations: BTreeMap::new(),
-            commands: BTreeMap::new(),
+            commands: PerActor::default(),
             violation: None,
             recorded: config.record.then(Vec::new),
             stats: Stats::default(),
@@ -210,7 +212,7 @@ impl World {
             Event::Duplicate { message } => self.duplicate(message, &mut applied),
             Event::Sync { actor } => self.sync(actor, &mut applied),
             Event::FireTimer { actor, timer } => {
-                if let Some(table) = self.timers.get_mut(&actor) {
+                if let Some(table) = self.timers.get_mut(actor) {
                     table.stop(timer);
                 }
                 self.step(actor, shardsim_core::Input::Timeout(timer), &mut applied);
@@ -287,30 +289,30 @@ impl World {
 
     /// The actor's earliest deadline (in true time) and its timer's name.
     pub fn next_timer(&self, actor: ActorId) -> Option<(Instant, Timer)> {
-        let (at, timer) = self.timers.get(&actor).and_then(TimerTable::next)?;
+        let (at, timer) = self.timers.get(actor).and_then(TimerTable::next)?;
         Some((self.true_deadline(actor, at), timer))
     }
 
     /// When (in true time) `actor`'s `timer` is due, if it is set.
     pub fn timer_deadline(&self, actor: ActorId, timer: Timer) -> Option<Instant> {
-        let at = self.timers.get(&actor)?.get(timer)?;
+        let at = self.timers.get(actor)?.get(timer)?;
         Some(self.true_deadline(actor, at))
     }
 
     /// The clocks that are not true.
-    pub fn clocks(&self) -> &BTreeMap<ActorId, LocalClock> {
+    pub fn clocks(&self) -> &PerActor<LocalClock> {
         &self.clocks
     }
 
     /// What `actor`'s clock reads now.
     pub fn local_now(&self, actor: ActorId) -> Instant {
-        self.clocks.get(&actor).map_or(self.now, |clock| clock.local(self.now))
+        self.clocks.get(actor).map_or(self.now, |clock| clock.local(self.now))
     }
 
     /// When a deadline set on `actor`'s clock comes due in true time (at once if its
     /// clock already reads past it).
     fn true_deadline(&self, actor: ActorId, local: Instant) -> Instant {
-        self.clocks.get(&actor).map_or(local, |clock| clock.true_time_of(local))
+        self.clocks.get(actor).map_or(local, |clock| clock.true_time_of(local))
     }
 
     /// Every deadline of every actor (in true time), in the order they fire: by time,
@@ -320,7 +322,7 @@ impl World {
             .timers
             .iter()
             .flat_map(|(actor, table)| {
-                table.iter().map(move |(at, timer)| (self.true_deadline(*actor, at), *actor, timer))
+                table.iter().map(move |(at, timer)| (self.true_deadline(actor, at), actor, timer))
             })
             .collect();
         order.sort();

@@ -25,7 +25,7 @@ impl World {
             return;
         }
         self.finish_step(actor, result, ready, applied);
-        for command in self.commands.remove(&actor).unwrap_or_default() {
+        for command in self.commands.remove(actor).unwrap_or_default() {
             self.step(actor, Input::Command(&command), applied);
         }
         if self.disk_full(actor) {
@@ -39,7 +39,7 @@ impl World {
         if !self.actors.is_up(actor) {
             return;
         }
-        if self.held.contains_key(&actor) {
+        if self.held.contains_key(actor) {
             self.sync(actor, applied);
             if self.violation.is_some() {
                 return;
@@ -74,7 +74,7 @@ impl World {
             disk.write(op);
         }
         if !timers.is_empty() {
-            let table = self.timers.entry(actor).or_default();
+            let table = self.timers.get_or_default(actor);
             for (at, timer) in timers.iter() {
                 table.set(timer, at);
             }
@@ -104,7 +104,7 @@ impl World {
     /// the input that produced it. An fsync armed to fail loses the page cache instead,
     /// and the actor hears of it: what waited goes out only if the actor carries on.
     pub(super) fn sync(&mut self, actor: ActorId, applied: &mut Applied) {
-        let Some(held) = self.held.remove(&actor) else { return };
+        let Some(held) = self.held.remove(actor) else { return };
         if self.fsync_fail_armed.remove(&actor) {
             self.actors.disk_mut(actor).crash();
             self.note(&format!("fsync failed on {actor}"));
@@ -152,7 +152,7 @@ impl World {
     /// A crash: memory, page cache, timers and everything waiting for a sync are gone.
     pub(super) fn crash(&mut self, actor: ActorId) {
         self.actors.crash(actor);
-        self.held.remove(&actor);
-        self.timers.remove(&actor);
+        self.held.remove(actor);
+        self.timers.remove(actor);
     }
 }
