@@ -147,34 +147,31 @@ impl Facts {
         self.moves_since_liveness.clear();
     }
 
-    /// Learns from one observation and returns the checks it triggers: the shared
-    /// counters here, then each family's checker in the registry's order.
+    /// Learns from one observation and appends the checks it triggers to `checks`: the
+    /// shared counters here, then each family's checker in the registry's order.
     pub fn observe(
         &mut self,
         at: Instant,
         _actor: ActorId,
         observation: &Observation,
         state: &dyn ClusterState,
-    ) -> Checks {
+        checks: &mut Checks,
+    ) {
         self.sequence += 1;
         let moment = Moment { sequence: self.sequence, at };
         self.coverage.observe(observation);
         self.counters.observe(observation);
         self.moves.observe(observation);
-        let mut checks = Checks::new();
         for checker in CHECKERS {
-            (checker.observe)(self, moment, observation, state, &mut checks);
+            (checker.observe)(self, moment, observation, state, checks);
         }
-        checks
     }
 
-    /// After a node's step: each family's checks of its state.
-    pub fn after_step(&mut self, node: NodeId, state: &dyn ClusterState) -> Checks {
-        let mut checks = Checks::new();
+    /// After a node's step: appends each family's checks of its state to `checks`.
+    pub fn after_step(&mut self, node: NodeId, state: &dyn ClusterState, checks: &mut Checks) {
         for checker in CHECKERS {
-            (checker.after_step)(self, node, state, &mut checks);
+            (checker.after_step)(self, node, state, checks);
         }
-        checks
     }
 
     /// The nemesis destroyed the only copy of `shard`: what was acked to it is gone by

@@ -88,6 +88,11 @@ impl fmt::Display for Violation {
 /// What an invariant function returns: `Err` with the reason when it is broken.
 pub type Check = Result<(), String>;
 
+/// The first check that failed, in order, leaving `checks` empty for the next call.
+fn first_broken(checks: &mut registry::Checks) -> Option<(&'static Invariant, String)> {
+    checks.drain(..).find_map(|(invariant, check)| check.err().map(|message| (invariant, message)))
+}
+
 #[derive(Clone)]
 pub struct Oracle {
     facts: Facts,
@@ -95,11 +100,14 @@ pub struct Oracle {
     /// Off where a violation is explained by replaying it (the model checker's copies of
     /// a state would otherwise each carry the rings).
     keep_evidence: bool,
+    /// The checks of one observation or step, kept between calls: two allocations a
+    /// message otherwise (empty between calls).
+    checks: registry::Checks,
 }
 
 impl Oracle {
     pub fn new(config: ProtocolConfig) -> Oracle {
-        Oracle { facts: Facts::new(config), evidence: Evidence::new(), keep_evidence: true }
+        Oracle { facts: Facts::new(config), evidence: Evidence::new(), keep_evidence: true, checks: Vec::new() }
     }
 
     /// Stops keeping the recent history that explains a violation (and drops what is kept).
@@ -142,24 +150,27 @@ impl Oracle {
             self.evidence.record(at, actor, observation);
         }
         let shard = evidence::shard_of(observation);
-        let checks = self.facts.observe(at, actor, observation, state);
-        for (invariant, check) in checks {
-            if let Err(message) = check {
-                return Err(self.violation(invariant, at, message, shard, observation.kind()));
-            }
+        let mut checks = std::mem::take(&mut self.checks);
+        self.facts.observe(at, actor, observation, state, &mut checks);
+        let broken = first_broken(&mut checks);
+        self.checks = checks;
+        match broken {
+            Some((invariant, message)) => Err(self.violation(invariant, at, message, shard, observation.kind())),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// After an actor finished a step: checks that read its state.
     pub fn after_step(&mut self, at: Instant, actor: ActorId, state: &dyn ClusterState) -> Result<(), Violation> {
         let ActorId::Node(node) = actor else { return Ok(()) };
-        for (invariant, check) in self.facts.after_step(node, state) {
-            if let Err(message) = check {
-                return Err(self.violation(invariant, at, message, None, trigger::NODE_STEP));
-            }
+        let mut checks = std::mem::take(&mut self.checks);
+        self.facts.after_step(node, state, &mut checks);
+        let broken = first_broken(&mut checks);
+        self.checks = checks;
+        match broken {
+            Some((invariant, message)) => Err(self.violation(invariant, at, message, None, trigger::NODE_STEP)),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// The nemesis acted: kept for the evidence, so a violation shows the faults around it.
