@@ -50,9 +50,14 @@ fn committed(facts: &mut Facts, shard: ShardId, owner: NodeId, epoch: Epoch) {
 /// `epoch_monotonic` for one node: no shard's epoch goes back, restarts included.
 pub fn check_node_epochs(facts: &mut Facts, node: NodeId, state: &dyn ClusterState) -> Check {
     let Some(actor) = state.node(node) else { return Ok(()) };
+    let seen_by_shard = facts.node_epochs.entry(node).or_default();
     for (shard, held) in actor.shards() {
         let epoch = held.role.epoch();
-        let seen = facts.node_epochs.entry((node, *shard)).or_default();
+        let index = shard.0 as usize;
+        if index >= seen_by_shard.len() {
+            seen_by_shard.resize(index + 1, Epoch::default());
+        }
+        let seen = &mut seen_by_shard[index];
         if epoch < *seen {
             return Err(format!("{node} holds {shard} at {epoch} ({:?}) after having seen {seen}", held.role));
         }

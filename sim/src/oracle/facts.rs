@@ -66,7 +66,9 @@ pub struct Facts {
     /// When, and as whom, each migration's target last verified what it holds, and what
     /// its disk durably held then.
     pub verified: BTreeMap<MigrationId, Verification>,
-    pub node_epochs: BTreeMap<(NodeId, ShardId), Epoch>,
+    /// The epoch each node last held each shard at, indexed by shard id: read for every
+    /// shard a node holds after each of its steps, so a slice, not a tree.
+    pub node_epochs: BTreeMap<NodeId, Vec<Epoch>>,
     pub route_epochs: BTreeMap<ShardId, Epoch>,
     pub liveness_started_at: Option<Instant>,
     /// Records the nemesis tore or flipped on a node's disk, with what they were meant to

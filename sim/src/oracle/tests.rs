@@ -286,7 +286,7 @@ fn epoch_monotonic_fails_when_a_node_s_epoch_goes_back() {
     cluster.add_node(1, &[assign(0)]);
     let mut oracle = oracle();
     oracle.after_step(Instant(0), N1, &cluster).unwrap();
-    oracle.facts.node_epochs.insert((NodeId(1), ShardId(0)), Epoch(2));
+    oracle.facts.node_epochs.insert(NodeId(1), vec![Epoch(2)]);
     broken(oracle.after_step(Instant(1), N1, &cluster), &crate::oracle::epochs::EPOCH_MONOTONIC);
 }
 
