@@ -29,7 +29,22 @@ impl LocalClock {
             let since = true_ms.saturating_sub(self.anchor_true_ms).min(i64::MAX as u64) as i64;
             return self.anchor_local_ms.saturating_add(since);
         }
-        let since = i128::from(true_ms.saturating_sub(self.anchor_true_ms));
+        let since = true_ms.saturating_sub(self.anchor_true_ms);
+        self.drifted_ms_narrow(since).unwrap_or_else(|| self.drifted_ms_wide(since))
+    }
+
+    /// A drifting clock's reading in 64-bit arithmetic, which the actor loop's deadline
+    /// lookups can afford (128-bit division is a library call); `None` where it would
+    /// overflow. Exactly [`Self::drifted_ms_wide`] wherever it answers: both divisions
+    /// round toward zero.
+    fn drifted_ms_narrow(&self, since_ms: u64) -> Option<i64> {
+        let since = i64::try_from(since_ms).ok()?;
+        let drifted = since.checked_add(since.checked_mul(self.drift_ppm)? / PPM as i64)?;
+        self.anchor_local_ms.checked_add(drifted)
+    }
+
+    fn drifted_ms_wide(&self, since_ms: u64) -> i64 {
+        let since = i128::from(since_ms);
         let drifted = since + since * i128::from(self.drift_ppm) / PPM;
         (i128::from(self.anchor_local_ms) + drifted).clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
     }
@@ -47,7 +62,10 @@ impl LocalClock {
         let rate = PPM + i128::from(self.drift_ppm);
         // About ahead / rate; then exactly the first true millisecond whose reading (the
         // drift's share rounds toward zero) reaches `local`.
-        let mut since = ((ahead * PPM + rate - 1) / rate).min(i128::from(u64::MAX / 2)) as u64;
+        let estimate = i64::try_from(ahead * PPM + rate - 1).ok().zip(i64::try_from(rate).ok());
+        // In 64 bits where it fits (the same quotient), as in `drifted_ms_narrow`.
+        let estimate = estimate.map_or_else(|| (ahead * PPM + rate - 1) / rate, |(n, d)| i128::from(n / d));
+        let mut since = estimate.min(i128::from(u64::MAX / 2)) as u64;
         let reads = |since: u64| self.local_ms(self.anchor_true_ms + since);
         while reads(since) < local.as_ms() as i64 {
             since += 1;
@@ -105,6 +123,23 @@ mod tests {
         assert_eq!(clock.local(Instant(3_000)), Instant(2_520));
         clock.step(Instant(3_000), -5_000);
         assert_eq!(clock.local(Instant(3_000)), Instant(0), "a clock before its epoch reads zero");
+    }
+
+    #[test]
+    fn the_narrow_reading_is_the_wide_one_wherever_it_answers() {
+        for drift_ppm in [-999_999, -3_000, -1, 1, 250, 10_000, 999_999] {
+            for anchor_local_ms in [i64::MIN + 5, -7_000, 0, 123_456, i64::MAX - 5] {
+                let clock = LocalClock { anchor_true_ms: 1_000, anchor_local_ms, drift_ppm };
+                for since_ms in [0, 1, 999, 1_000_001, 86_400_000, 1 << 40, u64::MAX / 2, u64::MAX] {
+                    let wide = clock.drifted_ms_wide(since_ms);
+                    if let Some(narrow) = clock.drifted_ms_narrow(since_ms) {
+                        assert_eq!(narrow, wide, "drift {drift_ppm}, anchor {anchor_local_ms}, since {since_ms}");
+                    }
+                }
+            }
+        }
+        let everyday = LocalClock { anchor_true_ms: 0, anchor_local_ms: 5, drift_ppm: -3_000 };
+        assert!(everyday.drifted_ms_narrow(3_600_000).is_some(), "an hour's reading stays narrow");
     }
 
     #[test]
