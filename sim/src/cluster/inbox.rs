@@ -10,23 +10,24 @@ use super::carry::carry;
 use super::shared::SharedWorld;
 use crate::world::{Applied, MessageId};
 use madsim::export::futures::future::{select, Either};
+use madsim::export::futures::stream::{self, Stream, StreamExt};
 use madsim::net::Endpoint;
 use std::collections::VecDeque;
-use std::future::Future;
 use std::io;
 use std::pin::Pin;
 
-type Receive = Pin<Box<dyn Future<Output = io::Result<Option<MessageId>>> + Send>>;
+/// Every receive on the endpoint, one after another: boxed once for the actor's life (a
+/// box per datagram otherwise); the receive under way lives inside it.
+type Receives = Pin<Box<dyn Stream<Item = io::Result<Option<MessageId>>> + Send>>;
 
 pub struct Inbox {
-    endpoint: Endpoint,
-    pending: Receive,
+    receives: Receives,
     queue: VecDeque<MessageId>,
 }
 
 impl Inbox {
     pub fn new(endpoint: &Endpoint) -> Inbox {
-        Inbox { endpoint: endpoint.clone(), pending: receive(endpoint.clone()), queue: VecDeque::new() }
+        Inbox { receives: receives(endpoint.clone()), queue: VecDeque::new() }
     }
 
     /// The oldest datagram that arrived while the actor was busy.
@@ -38,9 +39,7 @@ impl Inbox {
     /// loses nothing: the receive stays pending.
     pub async fn arrival(&mut self) -> Option<MessageId> {
         loop {
-            let received = (&mut self.pending).await;
-            self.pending = receive(self.endpoint.clone());
-            match received {
+            match self.receives.next().await? {
                 Ok(Some(message)) => return Some(message),
                 Ok(None) => continue, // not a message id: nobody of ours sent it
                 Err(_) => return None,
@@ -64,9 +63,10 @@ impl Inbox {
     }
 }
 
-fn receive(endpoint: Endpoint) -> Receive {
-    Box::pin(async move {
-        let (payload, _from) = endpoint.recv_from_raw(0).await?;
-        Ok(payload.downcast::<MessageId>().ok().map(|message| *message))
-    })
+fn receives(endpoint: Endpoint) -> Receives {
+    Box::pin(stream::unfold(endpoint, |endpoint| async move {
+        let received = endpoint.recv_from_raw(0).await;
+        let message = received.map(|(payload, _from)| payload.downcast::<MessageId>().ok().map(|message| *message));
+        Some((message, endpoint))
+    }))
 }
