@@ -63,10 +63,11 @@ impl LocalClock {
         // About ahead / rate; then exactly the first true millisecond whose reading (the
         // drift's share rounds toward zero) reaches `local`.
         // In 64 bits where it fits (the same quotient), as in `drifted_ms_narrow`.
-        let narrow = i64::try_from(ahead * PPM + rate - 1).ok().zip(i64::try_from(rate).ok());
+        let dividend = ahead * PPM + rate - 1;
+        let narrow = i64::try_from(dividend).ok().zip(i64::try_from(rate).ok());
         let estimate = narrow
             .and_then(|(dividend, divisor)| dividend.checked_div(divisor))
-            .map_or_else(|| (ahead * PPM + rate - 1) / rate, i128::from);
+            .map_or_else(|| dividend / rate, i128::from);
         let mut since = estimate.min(i128::from(u64::MAX / 2)) as u64;
         let reads = |since: u64| self.local_ms(self.anchor_true_ms + since);
         while reads(since) < local.as_ms() as i64 {

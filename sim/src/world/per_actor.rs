@@ -1,7 +1,8 @@
 //! A map from actor to value kept as dense slots: the world looks up an actor's timers,
 //! clock and held outputs several times a message, and a `BTreeMap<ActorId, _>` lookup
 //! there (a tree walk comparing enums) showed in every profile. Node and client ids are
-//! small and dense (the world hands them out from 1), so an index is the lookup.
+//! small and dense (the world hands them out from 1), so an index is the lookup; the rare
+//! large id (a hand-written schedule's) goes to a tree.
 //!
 //! Iteration is in `ActorId`'s order (the coordinator, nodes by id, clients by id), as a
 //! `BTreeMap`'s was: the lab's fingerprints and every report read the same sequence.
