@@ -47,16 +47,17 @@ pub enum StorageOp {
 pub type DiskImage = BTreeMap<StorageKey, Bytes>;
 
 /// Applies one operation to a disk image. Drivers call this when they carry out a persist.
-pub fn apply(disk: &mut DiskImage, op: &StorageOp) {
+/// The op is moved in: cloning a value's `Bytes` would allocate its shared header.
+pub fn apply(disk: &mut DiskImage, op: StorageOp) {
     match op {
         StorageOp::Put { key, value } => {
-            disk.insert(*key, value.clone());
+            disk.insert(key, value);
         }
         StorageOp::Delete { key } => {
-            disk.remove(key);
+            disk.remove(&key);
         }
         StorageOp::ClearShardLog { shard } => {
-            let range = StorageKey::LogEntry(*shard, LogIndex(0))..=StorageKey::LogEntry(*shard, LogIndex(u64::MAX));
+            let range = StorageKey::LogEntry(shard, LogIndex(0))..=StorageKey::LogEntry(shard, LogIndex(u64::MAX));
             let doomed: Vec<StorageKey> = disk.range(range).map(|(key, _)| *key).collect();
             for key in doomed {
                 disk.remove(&key);
@@ -80,9 +81,6 @@ impl fmt::Display for CorruptRecord {
 
 impl std::error::Error for CorruptRecord {}
 
-/// Room a record's or a message's encoding starts with: most fit, few grow.
-pub const ENCODING_CAPACITY_BYTES: usize = 128;
-
 /// Bytes of the CRC-32 every stored record ends in.
 pub const CHECKSUM_BYTES: usize = 4;
 
@@ -90,12 +88,7 @@ pub const CHECKSUM_BYTES: usize = 4;
 /// endian), so that a torn write or a flipped bit is found when the record is read.
 pub fn encode_record<T: Serialize>(record: &T) -> Bytes {
     // Our own record types always serialize; a failure is a programming error.
-    // Sized up front: growing from empty reallocates several times per record.
-    let bytes = Vec::with_capacity(ENCODING_CAPACITY_BYTES);
-    let mut bytes = postcard::to_extend(record, bytes).expect("records serialize");
-    let checksum = crc32fast::hash(&bytes);
-    bytes.extend_from_slice(&checksum.to_le_bytes());
-    Bytes::from(bytes)
+    crate::encoding::encode_exact(record, |encoded| crc32fast::hash(encoded).to_le_bytes()).expect("records serialize")
 }
 
 /// The record's encoding, once its checksum matches.

@@ -314,8 +314,7 @@ impl std::error::Error for DecodeError {}
 
 pub fn encode(envelope: &Envelope) -> Bytes {
     // Every message type serializes; a failure is a programming error.
-    let bytes = Vec::with_capacity(crate::storage::ENCODING_CAPACITY_BYTES);
-    Bytes::from(postcard::to_extend(envelope, bytes).expect("envelopes serialize"))
+    crate::encoding::encode_exact(envelope, |_| []).expect("envelopes serialize")
 }
 
 pub fn decode(bytes: &[u8]) -> Result<Envelope, DecodeError> {

@@ -193,7 +193,7 @@ proptest! {
                     let busy = tracker.active_for_shard(ShardId(shard)).is_some();
                     if let Ok(id) = tracker.begin(ShardId(shard), identity(source), identity(target), Epoch(1), now) {
                         prop_assert!(!busy, "began a second migration of s{shard}");
-                        apply(&mut disk, &tracker.record_op(id));
+                        apply(&mut disk, tracker.record_op(id));
                         history.insert(id, vec![Phase::BaseCopy]);
                     }
                 }
@@ -206,7 +206,7 @@ proptest! {
                         Ok(left) => {
                             prop_assert_eq!(left, from);
                             prop_assert!(from.can_advance_to(to));
-                            apply(&mut disk, &tracker.record_op(id));
+                            apply(&mut disk, tracker.record_op(id));
                             history.get_mut(&id).unwrap().push(to);
                         }
                         Err(_) => prop_assert!(!from.can_advance_to(to), "legal {from} -> {to} refused"),
@@ -217,13 +217,13 @@ proptest! {
                     if ids.is_empty() { continue; }
                     let id = ids[pick % ids.len()];
                     tracker.fail(id, AbortReason::Timeout, now).unwrap();
-                    apply(&mut disk, &tracker.record_op(id));
+                    apply(&mut disk, tracker.record_op(id));
                     history.get_mut(&id).unwrap().push(Phase::Failed);
                 }
                 TrackerOp::Restart => tracker = restore(&disk, caps, tracker.next_id()),
                 TrackerOp::Prune => {
                     for op in tracker.prune() {
-                        apply(&mut disk, &op);
+                        apply(&mut disk, op);
                     }
                 }
             }

@@ -36,7 +36,7 @@ impl SimDisk {
 
     pub fn sync(&mut self) {
         for op in self.cache.drain(..) {
-            apply(&mut self.durable, &op);
+            apply(&mut self.durable, op);
         }
     }
 
@@ -85,7 +85,7 @@ impl SimDisk {
         }
         let mut ops: Vec<StorageOp> = self.cache.drain(..).collect();
         let StorageOp::Put { key, value } = ops.pop().expect("the last op") else { unreachable!("found a put") };
-        for op in &ops {
+        for op in ops {
             apply(&mut self.durable, op);
         }
         let mut torn = value.to_vec();

@@ -40,7 +40,7 @@ impl<A: Actor> Probe<A> {
         let result = self.actor.handle(self.now, input, &mut self.entropy, &mut out);
         let ready = out.take();
         for op in &ready.persists {
-            apply(&mut self.disk, op);
+            apply(&mut self.disk, op.clone());
         }
         for (at, timer) in ready.timers.iter() {
             self.timers.set(timer, at);

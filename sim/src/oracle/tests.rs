@@ -68,7 +68,7 @@ impl FakeCluster {
                 .unwrap();
         }
         for op in out.take().persists {
-            apply(disk, &op);
+            apply(disk, op);
         }
         self.nodes.insert(NodeId(node), actor);
     }

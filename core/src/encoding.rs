@@ -1,0 +1,53 @@
+//! Encodings as `Bytes` of exactly their size, allocated once. `Bytes::from` a `Vec`
+//! with room to spare allocates a second time (a shared header), and a `Vec` grown from
+//! small reallocates: a message or record went through two or three allocations before.
+
+use bytes::Bytes;
+use serde::Serialize;
+
+/// Most messages and records fit: they are encoded on the stack and copied out once.
+const STACK_BYTES: usize = 512;
+
+/// `value`'s postcard encoding followed by `trailer` of that encoding (a checksum, say).
+pub fn encode_exact<T: Serialize, const TRAILER_BYTES: usize>(
+    value: &T,
+    trailer: impl Fn(&[u8]) -> [u8; TRAILER_BYTES],
+) -> postcard::Result<Bytes> {
+    let mut stack = [0u8; STACK_BYTES];
+    let room = STACK_BYTES - TRAILER_BYTES;
+    match postcard::to_slice(value, &mut stack[..room]) {
+        Ok(encoded) => {
+            let length = encoded.len();
+            let trailer = trailer(&stack[..length]);
+            stack[length..length + TRAILER_BYTES].copy_from_slice(&trailer);
+            Ok(Bytes::copy_from_slice(&stack[..length + TRAILER_BYTES]))
+        }
+        Err(postcard::Error::SerializeBufferFull) => {
+            let mut encoded = postcard::to_allocvec(value)?;
+            let trailer = trailer(&encoded);
+            encoded.extend_from_slice(&trailer);
+            Ok(Bytes::from(encoded))
+        }
+        Err(error) => Err(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Small and large values encode as postcard does, trailer last, whichever path
+    /// they take.
+    #[test]
+    fn matches_postcard_on_the_stack_and_past_it() {
+        for length in [0usize, 1, 100, STACK_BYTES - 8, STACK_BYTES - 4, STACK_BYTES, 5 * STACK_BYTES] {
+            let value: Vec<u8> = (0..length).map(|byte| byte as u8).collect();
+            let plain = postcard::to_allocvec(&value).unwrap();
+            assert_eq!(encode_exact(&value, |_| []).unwrap().as_ref(), plain.as_slice(), "{length} bytes");
+            let trailed = encode_exact(&value, |encoded: &[u8]| (encoded.len() as u32).to_le_bytes()).unwrap();
+            let mut expected = plain.clone();
+            expected.extend_from_slice(&(plain.len() as u32).to_le_bytes());
+            assert_eq!(trailed.as_ref(), expected.as_slice(), "{length} bytes with a trailer");
+        }
+    }
+}
