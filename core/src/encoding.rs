@@ -50,4 +50,11 @@ mod tests {
             assert_eq!(trailed.as_ref(), expected.as_slice(), "{length} bytes with a trailer");
         }
     }
+
+    /// Varints of every width, strings and sequences: what messages are made of.
+    #[test]
+    fn mixed_fields_encode_as_postcard_does() {
+        let value = (u64::MAX, 300u32, -5i64, "a string", vec![1u64, 1 << 40, 0], Some(7u16), [9u8; 20]);
+        assert_eq!(encode_exact(&value, |_| []).unwrap().as_ref(), postcard::to_allocvec(&value).unwrap().as_slice());
+    }
 }

@@ -35,27 +35,45 @@ struct NemesisLine<'a> {
     nemesis: &'a str,
 }
 
+/// postcard's output folded into the hash as it comes: the hash of the encoding, without
+/// the encoding.
+struct FnvFold {
+    hash: u64,
+}
+
+impl postcard::ser_flavors::Flavor for FnvFold {
+    type Output = u64;
+
+    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
+        self.hash = fnv1a_fold(self.hash, &[byte]);
+        Ok(())
+    }
+
+    fn try_extend(&mut self, bytes: &[u8]) -> postcard::Result<()> {
+        self.hash = fnv1a_fold(self.hash, bytes);
+        Ok(())
+    }
+
+    fn finalize(self) -> postcard::Result<u64> {
+        Ok(self.hash)
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Trace {
     hash: u64,
     lines: Option<Vec<String>>,
-    scratch: Vec<u8>,
 }
 
 impl Trace {
     pub fn new(keep_lines: bool) -> Trace {
-        Trace { hash: FNV_OFFSET, lines: keep_lines.then(Vec::new), scratch: Vec::new() }
-    }
-
-    fn fold(&mut self) {
-        self.hash = fnv1a_fold(self.hash, &self.scratch);
+        Trace { hash: FNV_OFFSET, lines: keep_lines.then(Vec::new) }
     }
 
     pub fn observation(&mut self, at: Instant, actor: ActorId, observation: &Observation) {
-        self.scratch.clear();
-        let scratch = std::mem::take(&mut self.scratch);
-        self.scratch = postcard::to_extend(&(at, actor, observation), scratch).expect("observations serialize");
-        self.fold();
+        let folding = FnvFold { hash: self.hash };
+        self.hash =
+            postcard::serialize_with_flavor(&(at, actor, observation), folding).expect("observations serialize");
         if let Some(lines) = &mut self.lines {
             let line = ObservationLine { t_ms: at.as_ms(), actor: actor.to_string(), observation };
             lines.push(serde_json::to_string(&line).expect("observations serialize"));
@@ -63,10 +81,7 @@ impl Trace {
     }
 
     pub fn nemesis(&mut self, at: Instant, action: &str) {
-        self.scratch.clear();
-        self.scratch.extend_from_slice(&at.as_ms().to_le_bytes());
-        self.scratch.extend_from_slice(action.as_bytes());
-        self.fold();
+        self.hash = fnv1a_fold(fnv1a_fold(self.hash, &at.as_ms().to_le_bytes()), action.as_bytes());
         if let Some(lines) = &mut self.lines {
             lines.push(
                 serde_json::to_string(&NemesisLine { t_ms: at.as_ms(), nemesis: action }).expect("strings serialize"),
@@ -113,4 +128,30 @@ pub fn read_entries(lines: &[String]) -> impl Iterator<Item = TraceEntry> + '_ {
         let (kind, fields) = entry["observation"].as_object_mut()?.iter_mut().next()?;
         Some(TraceEntry::Observation { at_ms, actor, kind: kind.clone(), fields: fields.take() })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shardsim_core::{Epoch, MigrationId, NodeId, ShardId};
+
+    /// The hash is FNV-1a of each observation's postcard encoding and each nemesis
+    /// action's time and text, in order: what saved schedules' trace hashes were made of.
+    #[test]
+    fn hashes_the_encodings_in_order() {
+        let observation = Observation::OwnershipTaken {
+            node: NodeId(2),
+            shard: ShardId(1),
+            migration: MigrationId(4),
+            epoch: Epoch(3),
+        };
+        let mut trace = Trace::new(false);
+        trace.observation(Instant(5), ActorId::Node(NodeId(2)), &observation);
+        trace.nemesis(Instant(9), "partition n1 | n2");
+        let mut expected =
+            fnv1a(&postcard::to_allocvec(&(Instant(5), ActorId::Node(NodeId(2)), &observation)).unwrap());
+        expected = fnv1a_fold(expected, &9u64.to_le_bytes());
+        expected = fnv1a_fold(expected, b"partition n1 | n2");
+        assert_eq!(trace.hash(), expected);
+    }
 }
