@@ -64,7 +64,7 @@ pub async fn run_actor(world: SharedWorld, actor: ActorId) {
         let event = match next(&world, actor, &mut next_write_at) {
             Next::Apply(event) => Some(event),
             Next::Wait(wake) => {
-                alarm.set(world.lock().madsim_instant(wake));
+                alarm.set(world.lock().madsim_elapsed(wake));
                 None
             }
             Next::Stop => return,

@@ -5,19 +5,22 @@
 //! per datagram, and each of those later wakes the actor for nothing. The alarm remembers
 //! the deadline it has a timer for: it registers again only for an earlier deadline, or
 //! once that timer has fired.
+//!
+//! Deadlines are madsim's elapsed time (a `Duration` since the runtime began), read with
+//! no `Instant` arithmetic: the alarm is polled at every wake-up of its actor.
 
-use madsim::time::{Instant, TimeHandle};
+use madsim::time::{Duration, TimeHandle};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 pub struct Alarm {
     clock: TimeHandle,
-    /// When the actor wants to wake.
-    deadline: Option<Instant>,
+    /// When the actor wants to wake, in madsim's elapsed time.
+    deadline: Option<Duration>,
     /// The deadline a madsim timer was asked to wake this task at (it may lie in the
     /// past; madsim fires no sooner than 1 ms after the asking, as the old sleeps did).
-    registered: Option<Instant>,
+    registered: Option<Duration>,
 }
 
 impl Alarm {
@@ -25,7 +28,8 @@ impl Alarm {
         Alarm { clock: TimeHandle::current(), deadline: None, registered: None }
     }
 
-    pub fn set(&mut self, deadline: Instant) {
+    /// Wake once madsim's elapsed time reaches `deadline`.
+    pub fn set(&mut self, deadline: Duration) {
         self.deadline = Some(deadline);
     }
 
@@ -45,7 +49,7 @@ impl Future for Ring<'_> {
     fn poll(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<()> {
         let alarm = &mut self.get_mut().alarm;
         let Some(deadline) = alarm.deadline else { return Poll::Pending };
-        let now = alarm.clock.now_instant();
+        let now = alarm.clock.elapsed();
         if now >= deadline {
             alarm.deadline = None;
             return Poll::Ready(());
@@ -53,7 +57,7 @@ impl Future for Ring<'_> {
         let covered = alarm.registered.is_some_and(|registered| registered > now && registered <= deadline);
         if !covered {
             // Polled once and dropped: the timer it registered stays and wakes this task.
-            let mut sleep = alarm.clock.sleep_until(deadline);
+            let mut sleep = alarm.clock.sleep(deadline - now);
             let pending = Pin::new(&mut sleep).poll(context).is_pending();
             debug_assert!(pending, "the deadline lies ahead");
             alarm.registered = Some(deadline);
@@ -66,7 +70,6 @@ impl Future for Ring<'_> {
 mod tests {
     use super::*;
     use madsim::runtime::Runtime;
-    use madsim::time::Duration;
 
     /// Rings once its deadline passes, for the deadline set last: a later deadline does
     /// not ring at the earlier timer, an earlier one rings before the later timer.
@@ -74,8 +77,8 @@ mod tests {
     fn rings_at_the_deadline_set_last() {
         Runtime::with_seed_and_config(1, madsim::Config::default()).block_on(async {
             let clock = TimeHandle::current();
-            let started = clock.now_instant();
-            let elapsed_ms = || clock.now_instant().duration_since(started).as_millis();
+            let started = clock.elapsed();
+            let elapsed_ms = || (clock.elapsed() - started).as_millis();
             let mut alarm = Alarm::new();
 
             alarm.set(started + Duration::from_millis(10));

@@ -13,7 +13,9 @@ pub struct Shared {
     /// madsim's clock, read directly: `Instant::now()` goes through madsim's libc
     /// `clock_gettime` override, which costs a context lookup each call.
     clock: TimeHandle,
-    started: madsim::time::Instant,
+    /// madsim's elapsed time when the run began: `now` reads elapsed time, with no
+    /// `Instant` arithmetic (an addition and a subtraction of timespecs each call).
+    started_elapsed: std::time::Duration,
     /// The madsim node each actor runs on now, and the address it was built with.
     pub madsim_nodes: BTreeMap<ActorId, (madsim::task::NodeId, Address)>,
 }
@@ -22,13 +24,13 @@ impl Shared {
     /// Simulated time since the run began, as the world counts it.
     pub fn now(&self) -> Instant {
         // Not `as_millis`: its 128-bit division shows in a profile of every wake-up.
-        let since = self.clock.now_instant().duration_since(self.started);
+        let since = self.clock.elapsed().saturating_sub(self.started_elapsed);
         Instant(since.as_secs() * 1000 + u64::from(since.subsec_millis()))
     }
 
-    /// The madsim instant at which the world's clock reads `at`.
-    pub fn madsim_instant(&self, at: Instant) -> madsim::time::Instant {
-        self.started + std::time::Duration::from_millis(at.as_ms())
+    /// madsim's elapsed time when the world's clock reads `at`.
+    pub fn madsim_elapsed(&self, at: Instant) -> std::time::Duration {
+        self.started_elapsed + std::time::Duration::from_millis(at.as_ms())
     }
 
     /// Applies `event` now.
@@ -44,8 +46,8 @@ pub struct SharedWorld(Arc<Mutex<Shared>>);
 impl SharedWorld {
     pub fn new(world: World) -> SharedWorld {
         let clock = TimeHandle::current();
-        let started = clock.now_instant();
-        SharedWorld(Arc::new(Mutex::new(Shared { world, clock, started, madsim_nodes: BTreeMap::new() })))
+        let started_elapsed = clock.elapsed();
+        SharedWorld(Arc::new(Mutex::new(Shared { world, clock, started_elapsed, madsim_nodes: BTreeMap::new() })))
     }
 
     pub fn lock(&self) -> MutexGuard<'_, Shared> {
