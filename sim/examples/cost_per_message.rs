@@ -30,9 +30,3 @@ fn main() {
     let per_message_ns = wall_us * 1000 / delivered.max(1);
     println!("{side} seed {seed}: {delivered} messages delivered in {wall_us} µs ({per_message_ns} ns a message)");
 }
-
-/// The allocator the `shardsim` binary runs with (see sim/Cargo.toml), so that this example
-/// measures what `shardsim bench` does. Only binaries choose: the library leaves its users
-/// their own.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -107,8 +107,3 @@ fn main() {
     };
     std::process::exit(code);
 }
-
-/// mimalloc, not glibc's malloc: faster for the many small blocks a message allocates
-/// (see sim/Cargo.toml). Only binaries choose: the library leaves its users their own.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
