@@ -34,6 +34,19 @@ fn an_actor_reads_its_own_clock_and_its_deadlines_come_due_on_it() {
     assert!(world.local_now(NODE) >= Instant(60_000 + interval_ms), "due when the local clock reaches it");
 }
 
+/// A drift set on a running actor's clock moves its pending deadline in true time at once.
+#[test]
+fn a_drift_moves_a_pending_deadline_at_once() {
+    let mut world = one_node_world();
+    apply_settled(&mut world, Event::Boot { actor: NODE }).expect("boots");
+    let interval_ms = ProtocolConfig::default().heartbeat_interval_ms;
+    assert_eq!(world.next_timer(NODE), Some((Instant(interval_ms), Timer::Heartbeat)));
+    clock_fault(&mut world, Fault::ClockDrift { target: Target::Node(NodeId(1)), drift_ppm: 100_000 });
+    let (due, timer) = world.next_timer(NODE).expect("still timed");
+    assert_eq!(timer, Timer::Heartbeat);
+    assert_eq!(due.as_ms(), (interval_ms * 10).div_ceil(11), "10 % fast: due sooner in true time");
+}
+
 #[test]
 fn a_step_is_announced_to_a_running_actor_which_reports_at_once() {
     let mut world = one_node_world();

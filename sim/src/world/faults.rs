@@ -201,7 +201,9 @@ impl World {
                 Effect::DiskFull(actor)
             }
             Fault::ClockDrift { target, drift_ppm } => {
-                self.clocks.get_or_default(actor_of(*target)).set_drift(self.now, *drift_ppm);
+                let actor = actor_of(*target);
+                self.clocks.get_or_default(actor).set_drift(self.now, *drift_ppm);
+                self.refresh_next_due(actor);
                 return Ok(None);
             }
             Fault::CutOverClockStep { back_ms, stall_ms } => {
@@ -211,6 +213,7 @@ impl World {
             Fault::ClockStep { target, by_ms } => {
                 let actor = actor_of(*target);
                 self.clocks.get_or_default(actor).step(self.now, *by_ms);
+                self.refresh_next_due(actor);
                 self.step(actor, shardsim_core::Input::ClockStepped { by_ms: *by_ms }, applied);
                 return Ok(None);
             }

@@ -124,6 +124,10 @@ pub struct World {
     timers: PerActor<TimerTable>,
     /// Clocks that are not true (an actor without one reads true time).
     clocks: PerActor<LocalClock>,
+    /// Each actor's earliest deadline in true time, kept whenever its timers or its clock
+    /// change: the madsim actor loop asks for it after every event, far more often than
+    /// either changes.
+    next_due: PerActor<(Instant, Timer)>,
     /// Nodes that crash, tearing the entry, the next time they write a log entry.
     torn_armed: BTreeSet<ActorId>,
     /// Nodes whose next fsync fails.
@@ -174,6 +178,7 @@ impl World {
             held: PerActor::default(),
             timers: PerActor::default(),
             clocks: PerActor::default(),
+            next_due: PerActor::default(),
             torn_armed: BTreeSet::new(),
             fsync_fail_armed: BTreeSet::new(),
             read_error_armed: BTreeMap::new(),
@@ -215,6 +220,7 @@ impl World {
                 if let Some(table) = self.timers.get_mut(actor) {
                     table.stop(timer);
                 }
+                self.refresh_next_due(actor);
                 self.step(actor, shardsim_core::Input::Timeout(timer), &mut applied);
             }
             Event::ClientWrite { client, shard, entity, payload } => {
@@ -289,8 +295,22 @@ impl World {
 
     /// The actor's earliest deadline (in true time) and its timer's name.
     pub fn next_timer(&self, actor: ActorId) -> Option<(Instant, Timer)> {
+        let due = self.next_due.get(actor).copied();
+        debug_assert_eq!(due, self.next_due_now(actor), "{actor}'s earliest deadline was not kept");
+        due
+    }
+
+    fn next_due_now(&self, actor: ActorId) -> Option<(Instant, Timer)> {
         let (at, timer) = self.timers.get(actor).and_then(TimerTable::next)?;
         Some((self.true_deadline(actor, at), timer))
+    }
+
+    /// Recomputes `actor`'s earliest deadline: after its timers or its clock changed.
+    fn refresh_next_due(&mut self, actor: ActorId) {
+        match self.next_due_now(actor) {
+            Some(due) => self.next_due.insert(actor, due),
+            None => self.next_due.remove(actor),
+        };
     }
 
     /// When (in true time) `actor`'s `timer` is due, if it is set.

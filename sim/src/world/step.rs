@@ -78,6 +78,7 @@ impl World {
             for (at, timer) in timers.iter() {
                 table.set(timer, at);
             }
+            self.refresh_next_due(actor);
         }
         let now = self.now;
         self.carry_out(actor, now, immediate, applied);
@@ -154,5 +155,6 @@ impl World {
         self.actors.crash(actor);
         self.held.remove(actor);
         self.timers.remove(actor);
+        self.next_due.remove(actor);
     }
 }
