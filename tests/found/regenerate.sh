@@ -54,6 +54,9 @@ found caps-ignored "${wide[@]}" --depth 11
 found least-shard-overshoot "${wide[@]}" --start warm --depth 2
 found draining-target "${wide[@]}" --start warm --decommissions 2 --depth 4
 
+# Two nodes, six shards, a decommission, a join and the new machine decommissioned.
+found draining-forgotten --nodes 2 --shards 6 --timers --calm 100 --start warm --decommissions 2 --joins 1 --depth 8
+
 if [[ "${1:-}" == "--deep" ]]; then
     found stale-epoch-acked --start warm --nodes 2 --shards 2 --writes 2 --crashes 1 \
         --decommissions 2 --joins 1 --calm 1000 --depth 11
