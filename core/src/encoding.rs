@@ -10,7 +10,7 @@ use serde::Serialize;
 const STACK_BYTES: usize = 512;
 
 /// `value`'s postcard encoding followed by `trailer` of that encoding (a checksum, say).
-pub fn encode_exact<T: Serialize, const TRAILER_BYTES: usize>(
+pub(crate) fn encode_exact<T: Serialize, const TRAILER_BYTES: usize>(
     value: &T,
     trailer: impl Fn(&[u8]) -> [u8; TRAILER_BYTES],
 ) -> postcard::Result<Bytes> {

@@ -14,7 +14,7 @@ pub mod client;
 pub mod config;
 pub mod coordinator;
 pub mod effects;
-pub mod encoding;
+mod encoding;
 pub mod entropy;
 pub mod ids;
 pub mod input;
