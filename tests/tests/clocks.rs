@@ -47,6 +47,44 @@ fn a_drift_moves_a_pending_deadline_at_once() {
     assert_eq!(due.as_ms(), (interval_ms * 10).div_ceil(11), "10 % fast: due sooner in true time");
 }
 
+/// The earliest deadline the world keeps for each actor (it is asked after every event,
+/// so it is not recomputed there) is always that of the first of the actor's pending
+/// timers, and names a timer pending at that time, through random lab walks with timers firing,
+/// crashes, restarts, clock steps and disk faults.
+#[test]
+fn the_kept_earliest_deadline_is_always_the_first_pending_timer() {
+    use shardsim::core::{Entropy, SplitMix64};
+    use shardsim::lab::explore::{start_lab, Start};
+    use shardsim::lab::{choice_of, LabConfig};
+    let (mut steps, mut clock_steps) = (0, 0);
+    for seed in 0..8 {
+        let mut lab = start_lab(&LabConfig::default(), Start::Warm).expect("the warm start breaks nothing");
+        let mut rng = SplitMix64::new(seed);
+        for _ in 0..2_000 {
+            let word = rng.next_u64().to_le_bytes();
+            let choice = choice_of(word[0], word[1], word[2], u16::from_le_bytes([word[1], word[2]]));
+            clock_steps += usize::from(matches!(choice, shardsim::lab::Choice::ClockStep(_)));
+            if lab.apply(choice).is_err() {
+                break;
+            }
+            steps += 1;
+            let order = lab.timer_order();
+            for actor in lab.actors().actor_ids() {
+                // Timers a clock step makes due together tie in true time; the kept one is
+                // the earliest on the actor's own clock, which the order does not show.
+                let earliest = order.iter().find(|(_, of, _)| *of == actor).map(|(at, ..)| *at);
+                let kept = lab.world().next_timer(actor);
+                let context = format!("seed {seed}, {actor} after {choice:?}");
+                assert_eq!(kept.map(|(at, _)| at), earliest, "{context}");
+                if let Some((at, timer)) = kept {
+                    assert_eq!(lab.world().timer_deadline(actor, timer), Some(at), "{context}: {timer:?}");
+                }
+            }
+        }
+    }
+    assert!(steps > 10_000 && clock_steps > 10, "{steps} steps, {clock_steps} clock steps");
+}
+
 #[test]
 fn a_step_is_announced_to_a_running_actor_which_reports_at_once() {
     let mut world = one_node_world();

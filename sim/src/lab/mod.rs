@@ -80,6 +80,11 @@ impl Lab {
         self.world.oracle()
     }
 
+    /// The world the lab drives, to read (its choices are the only way to change it).
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+
     pub fn now(&self) -> Instant {
         self.world.now()
     }
