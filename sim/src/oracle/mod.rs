@@ -150,11 +150,8 @@ impl Oracle {
             self.evidence.record(at, actor, observation);
         }
         let shard = evidence::shard_of(observation);
-        let mut checks = std::mem::take(&mut self.checks);
-        self.facts.observe(at, actor, observation, state, &mut checks);
-        let broken = first_broken(&mut checks);
-        self.checks = checks;
-        match broken {
+        self.facts.observe(at, actor, observation, state, &mut self.checks);
+        match first_broken(&mut self.checks) {
             Some((invariant, message)) => Err(self.violation(invariant, at, message, shard, observation.kind())),
             None => Ok(()),
         }
@@ -163,11 +160,8 @@ impl Oracle {
     /// After an actor finished a step: checks that read its state.
     pub fn after_step(&mut self, at: Instant, actor: ActorId, state: &dyn ClusterState) -> Result<(), Violation> {
         let ActorId::Node(node) = actor else { return Ok(()) };
-        let mut checks = std::mem::take(&mut self.checks);
-        self.facts.after_step(node, state, &mut checks);
-        let broken = first_broken(&mut checks);
-        self.checks = checks;
-        match broken {
+        self.facts.after_step(node, state, &mut self.checks);
+        match first_broken(&mut self.checks) {
             Some((invariant, message)) => Err(self.violation(invariant, at, message, None, trigger::NODE_STEP)),
             None => Ok(()),
         }
