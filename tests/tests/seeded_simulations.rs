@@ -69,3 +69,24 @@ fn clock_seeds_pass() {
 fn disk_seeds_pass() {
     all_seeds_pass(ScenarioName::Disks);
 }
+
+/// With no network fault (the calm scenario: load changes only), the madsim driver loses
+/// no datagram: all but the few still on the wire when the run ends are delivered. (A
+/// driver that dropped a datagram queued behind a due timer left 7-25 a run undelivered
+/// on seeds 0..40; delivering all leaves 1-6.)
+#[test]
+fn a_calm_run_delivers_every_datagram_but_those_still_on_the_wire() {
+    use shardsim::Simulation;
+    for seed in 0..40 {
+        let simulation = Simulation::new(seed).scenario(ScenarioName::Calm);
+        let summary = simulation.run_outcome().summary;
+        let actors = simulation.scenario_spec().nodes_total() + simulation.scenario_spec().clients + 1;
+        let undelivered = summary.messages_sent - summary.messages_delivered;
+        assert!(
+            undelivered <= u64::from(actors),
+            "calm seed {seed}: {undelivered} of {} datagrams never delivered (at most one an actor may still be \
+             on the wire at the end)",
+            summary.messages_sent
+        );
+    }
+}

@@ -61,7 +61,7 @@ pub async fn run_actor(world: SharedWorld, actor: ActorId) {
     loop {
         // Every event due now happens, deadlines earliest first, then one datagram that
         // arrived meanwhile (oldest first), before the actor waits.
-        let event = match next(&world, actor, &mut next_write_at) {
+        let due = match next(&world, actor, &mut next_write_at) {
             Next::Apply(event) => Some(event),
             Next::Wait(wake) => {
                 alarm.set(world.lock().madsim_elapsed(wake));
@@ -69,10 +69,9 @@ pub async fn run_actor(world: SharedWorld, actor: ActorId) {
             }
             Next::Stop => return,
         };
-        let event = match (event, inbox.take_queued()) {
-            (Some(event), _) => event,
-            (None, Some(message)) => Event::Deliver { message },
-            (None, None) => match select(std::pin::pin!(inbox.arrival()), alarm.ring()).await {
+        let event = match inbox.next_event(due) {
+            Some(event) => event,
+            None => match select(std::pin::pin!(inbox.arrival()), alarm.ring()).await {
                 Either::Left((Some(message), _)) => Event::Deliver { message },
                 Either::Left((None, _)) => return,
                 Either::Right(((), _)) => continue,

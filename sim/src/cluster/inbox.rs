@@ -8,7 +8,7 @@
 
 use super::carry::carry;
 use super::shared::SharedWorld;
-use crate::world::{Applied, MessageId};
+use crate::world::{Applied, Event, MessageId};
 use madsim::export::futures::future::{select, Either};
 use madsim::export::futures::stream::{self, Stream, StreamExt};
 use madsim::net::Endpoint;
@@ -22,17 +22,34 @@ type Receives = Pin<Box<dyn Stream<Item = io::Result<Option<MessageId>>> + Send>
 
 pub struct Inbox {
     receives: Receives,
-    queue: VecDeque<MessageId>,
+    backlog: Backlog,
+}
+
+/// The datagrams that arrived while the actor was busy, oldest first.
+#[derive(Debug, Default)]
+pub struct Backlog(VecDeque<MessageId>);
+
+impl Backlog {
+    pub fn push(&mut self, message: MessageId) {
+        self.0.push_back(message);
+    }
+
+    /// The event the actor takes next: `due` (a deadline or a write due now) if any, else
+    /// the oldest datagram waiting. A datagram waits while something else is due; it is
+    /// never dropped (only a fault loses a message).
+    pub fn next_event(&mut self, due: Option<Event>) -> Option<Event> {
+        due.or_else(|| self.0.pop_front().map(|message| Event::Deliver { message }))
+    }
 }
 
 impl Inbox {
     pub fn new(endpoint: &Endpoint) -> Inbox {
-        Inbox { receives: receives(endpoint.clone()), queue: VecDeque::new() }
+        Inbox { receives: receives(endpoint.clone()), backlog: Backlog::default() }
     }
 
-    /// The oldest datagram that arrived while the actor was busy.
-    pub fn take_queued(&mut self) -> Option<MessageId> {
-        self.queue.pop_front()
+    /// See [`Backlog::next_event`].
+    pub fn next_event(&mut self, due: Option<Event>) -> Option<Event> {
+        self.backlog.next_event(due)
     }
 
     /// The next datagram; `None` once the endpoint is closed. Dropping this future
@@ -56,7 +73,7 @@ impl Inbox {
                 Either::Right((arrived, _)) => arrived,
             };
             match arrived {
-                Some(message) => self.queue.push_back(message),
+                Some(message) => self.backlog.push(message),
                 None => return carrying.await,
             }
         }
@@ -69,4 +86,24 @@ fn receives(endpoint: Endpoint) -> Receives {
         let message = received.map(|(payload, _from)| payload.downcast::<MessageId>().ok().map(|message| *message));
         Some((message, endpoint))
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shardsim_core::{ActorId, Timer};
+
+    /// A deadline due while datagrams wait goes first; the datagrams stay queued, oldest
+    /// first, for the next turns.
+    #[test]
+    fn a_due_event_goes_first_and_the_waiting_datagrams_stay() {
+        let mut backlog = Backlog::default();
+        backlog.push(MessageId(1));
+        backlog.push(MessageId(2));
+        let due = Event::FireTimer { actor: ActorId::Coordinator, timer: Timer::Watchdog };
+        assert_eq!(backlog.next_event(Some(due.clone())), Some(due));
+        assert_eq!(backlog.next_event(None), Some(Event::Deliver { message: MessageId(1) }));
+        assert_eq!(backlog.next_event(None), Some(Event::Deliver { message: MessageId(2) }));
+        assert_eq!(backlog.next_event(None), None);
+    }
 }
