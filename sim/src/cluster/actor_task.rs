@@ -16,7 +16,8 @@ const IDLE_WAKE_MS: u64 = 1_000;
 /// What the actor does next, decided under one lock.
 enum Next {
     Apply(Event),
-    Wait(Instant),
+    /// Nothing is due: wake at this madsim elapsed time.
+    Wait(std::time::Duration),
     Stop,
 }
 
@@ -43,7 +44,7 @@ fn next(world: &SharedWorld, actor: ActorId, next_write_at: &mut Option<Instant>
         }
     }
     let wake = timer.map_or(now.plus_ms(IDLE_WAKE_MS), |(at, _)| at);
-    Next::Wait(next_write_at.map_or(wake, |at| wake.min(at)))
+    Next::Wait(shared.madsim_elapsed(next_write_at.map_or(wake, |at| wake.min(at))))
 }
 
 /// Runs until the node is killed (the task is dropped) or the run has a verdict.
@@ -64,7 +65,7 @@ pub async fn run_actor(world: SharedWorld, actor: ActorId) {
         let due = match next(&world, actor, &mut next_write_at) {
             Next::Apply(event) => Some(event),
             Next::Wait(wake) => {
-                alarm.set(world.lock().madsim_elapsed(wake));
+                alarm.set(wake);
                 None
             }
             Next::Stop => return,
