@@ -8,6 +8,7 @@ use super::Check;
 use shardsim_core::log::ShardLog;
 use shardsim_core::wire::ShardRole;
 use shardsim_core::{Epoch, Instant, LogIndex, NodeId, Observation, ShardId, WriteId};
+use std::collections::btree_map::Entry;
 
 pub const SINGLE_WRITER: Invariant = Invariant::safety("single_writer", Family::Writes, "Every ack at epoch e comes from the owner committed at e, one node acks a (shard, epoch), and no one acks at a superseded epoch.");
 pub const NO_LOST_ACKED_WRITE: Invariant = Invariant::safety("no_lost_acked_write", Family::Writes, "No acked write is lost, duplicated or reordered: after a boot, at a new owner and at the end it is in the log once, at the index it was acked with.");
@@ -48,17 +49,24 @@ fn on_write_acked(facts: &mut Facts, at: Instant, observation: &Observation, che
     let Observation::WriteAcked { node, shard, epoch, named_epoch, write_id, index, entity } = *observation else {
         unreachable!("called for write acks only")
     };
-    checks.push((&SINGLE_WRITER, single_writer(facts, node, shard, epoch)));
+    // One lookup each where the check reads what the ack then records.
+    let first = *facts.first_acker.entry((shard, epoch)).or_insert(node);
+    checks.push((&SINGLE_WRITER, single_writer(facts, first, node, shard, epoch)));
     checks.push((&ACKED_AT_NAMED_EPOCH, acked_at_named_epoch(node, shard, write_id, epoch, named_epoch)));
-    checks.push((&NO_LOST_ACKED_WRITE, ack_consistent(facts, shard, write_id, index)));
-    facts.first_acker.entry((shard, epoch)).or_insert(node);
     facts.acks_since_boot.entry(node).or_default().push((shard, write_id));
     let acked = AckedWrite { index, epoch, node };
-    if facts.acked.entry(shard).or_default().insert(write_id, acked).is_none() {
-        facts.counters.writes_acked += 1;
-        let entity_acks = facts.entity_acks.entry((shard, entity)).or_default();
-        entity_acks.writes += 1;
-        entity_acks.last_index = entity_acks.last_index.max(index);
+    match facts.acked.entry(shard).or_default().entry(write_id) {
+        Entry::Occupied(mut earlier) => {
+            checks.push((&NO_LOST_ACKED_WRITE, ack_consistent(shard, write_id, earlier.get().index, index)));
+            earlier.insert(acked);
+        }
+        Entry::Vacant(vacant) => {
+            vacant.insert(acked);
+            facts.counters.writes_acked += 1;
+            let entity_acks = facts.entity_acks.entry((shard, entity)).or_default();
+            entity_acks.writes += 1;
+            entity_acks.last_index = entity_acks.last_index.max(index);
+        }
     }
     facts.last_ack_at.insert(shard, at);
 }
@@ -78,9 +86,9 @@ pub fn acked_at_named_epoch(
 }
 
 /// Every ack at epoch e comes from the owner committed at e, only one node acks a
-/// (shard, epoch), and no one acks at an epoch already superseded.
-pub fn single_writer(facts: &Facts, node: NodeId, shard: ShardId, epoch: Epoch) -> Check {
-    if let Some(first) = facts.first_acker.get(&(shard, epoch)).filter(|first| **first != node) {
+/// (shard, epoch) (`first` acked it first), and no one acks at an epoch already superseded.
+pub fn single_writer(facts: &Facts, first: NodeId, node: NodeId, shard: ShardId, epoch: Epoch) -> Check {
+    if first != node {
         return Err(format!("{first} and {node} both acked writes to {shard} at {epoch}"));
     }
     match facts.owner_at.get(&(shard, epoch)) {
@@ -96,14 +104,12 @@ pub fn single_writer(facts: &Facts, node: NodeId, shard: ShardId, epoch: Epoch) 
     }
 }
 
-/// A write acked twice names the same index both times.
-pub fn ack_consistent(facts: &Facts, shard: ShardId, write_id: WriteId, index: LogIndex) -> Check {
-    match facts.acked.get(&shard).and_then(|writes| writes.get(&write_id)) {
-        Some(earlier) if earlier.index != index => {
-            Err(format!("{write_id} on {shard} acked at {} and again at {index}", earlier.index))
-        }
-        _ => Ok(()),
+/// A write acked twice names the same index both times (`earlier` the first time).
+pub fn ack_consistent(shard: ShardId, write_id: WriteId, earlier: LogIndex, index: LogIndex) -> Check {
+    if earlier != index {
+        return Err(format!("{write_id} on {shard} acked at {earlier} and again at {index}"));
     }
+    Ok(())
 }
 
 /// The log holds no write twice.
