@@ -80,6 +80,15 @@ impl Actors {
         if self.coordinator.address == address {
             return Some(ActorId::Coordinator);
         }
+        // Every delivery asks: first the slot the address names by its last octet (the
+        // number `node_address` and `client_address` put there), then every slot.
+        let numbered = u32::from(address.ip[3]);
+        if self.nodes.get(&NodeId(numbered)).is_some_and(|slot| slot.address == address) {
+            return Some(ActorId::Node(NodeId(numbered)));
+        }
+        if self.clients.get(&ClientId(numbered)).is_some_and(|slot| slot.address == address) {
+            return Some(ActorId::Client(ClientId(numbered)));
+        }
         if let Some((node, _)) = self.nodes.iter().find(|(_, slot)| slot.address == address) {
             return Some(ActorId::Node(*node));
         }
