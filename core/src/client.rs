@@ -12,6 +12,7 @@ use crate::ids::{ActorId, Address, ClientId, EntityKey, Epoch, Instant, NodeId, 
 use crate::input::{Actor, Command, Input, InputError};
 use crate::node::next_incarnation;
 use crate::observation::Observation;
+use crate::small_map::SmallMap;
 use crate::storage::StorageKey;
 use crate::timer::Timer;
 use crate::wire::{decode, Message, Rejection};
@@ -43,7 +44,8 @@ pub struct Client {
     config: ProtocolConfig,
     identity: Option<PeerIdentity>,
     routes: BTreeMap<ShardId, CachedRoute>,
-    pending: BTreeMap<WriteId, PendingWrite>,
+    /// A handful at most (`client_pending_writes_max`), looked up at every ack and retry.
+    pending: SmallMap<WriteId, PendingWrite>,
     next_sequence: u64,
     route_queried_at: BTreeMap<ShardId, Instant>,
     /// The retry tick asked for and not yet fired.
@@ -57,7 +59,7 @@ impl Client {
             config,
             identity: None,
             routes: BTreeMap::new(),
-            pending: BTreeMap::new(),
+            pending: SmallMap::new(),
             next_sequence: 0,
             route_queried_at: BTreeMap::new(),
             retry_at: None,

@@ -27,6 +27,7 @@ pub mod phase;
 pub mod planner;
 pub mod rebalancer;
 pub mod routing;
+mod small_map;
 pub mod storage;
 pub mod timer;
 pub mod tracker;
