@@ -79,6 +79,8 @@ pub async fn run_actor(world: SharedWorld, actor: ActorId) {
             },
         };
         let applied = world.lock().apply(event);
-        inbox.carry(&world, &endpoint, applied).await;
+        if !applied.is_settled() {
+            inbox.carry(&world, &endpoint, applied).await;
+        }
     }
 }

@@ -101,6 +101,17 @@ pub struct Applied {
     pub network_changed: bool,
 }
 
+impl Applied {
+    /// Nothing for a scheduler to carry out: no message, sync, machine or network change.
+    pub fn is_settled(&self) -> bool {
+        self.sent.is_empty()
+            && self.sync.is_none()
+            && self.stopped.is_empty()
+            && self.started.is_empty()
+            && !self.network_changed
+    }
+}
+
 /// Outputs an actor produced after a durable persist, waiting for its disk's sync.
 #[derive(Clone, Debug)]
 struct Held {
@@ -417,6 +428,27 @@ impl World {
             inputs_rejected: self.stats.inputs_rejected,
             coverage: self.oracle.facts().coverage.counts().clone(),
             convergence: self.oracle.convergence(&self.actors),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Anything a scheduler must carry out makes an event's outcome unsettled.
+    #[test]
+    fn an_outcome_is_settled_only_with_nothing_to_carry_out() {
+        assert!(Applied::default().is_settled());
+        let unsettled = [
+            Applied { sent: vec![MessageId(1)], ..Applied::default() },
+            Applied { sync: Some(ActorId::Coordinator), ..Applied::default() },
+            Applied { stopped: vec![ActorId::Coordinator], ..Applied::default() },
+            Applied { started: vec![ActorId::Coordinator], ..Applied::default() },
+            Applied { network_changed: true, ..Applied::default() },
+        ];
+        for applied in unsettled {
+            assert!(!applied.is_settled(), "{applied:?}");
         }
     }
 }
