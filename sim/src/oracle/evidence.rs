@@ -82,10 +82,12 @@ impl Evidence {
 
     pub fn record(&mut self, at: Instant, actor: ActorId, observation: &Observation) {
         self.recorded += 1;
+        // Client-side acks repeat what the node's ack said: counted, not kept.
+        if let Observation::ClientAcked { .. } = observation {
+            return;
+        }
         let event = (self.recorded, at, actor, observation.clone());
         match (shard_of(observation), observation) {
-            // Client-side acks repeat what the node's ack said.
-            (_, Observation::ClientAcked { .. }) => {}
             (Some(shard), Observation::WriteAcked { .. }) => {
                 push_bounded(&mut self.by_shard.entry(shard).or_default().acks, event, ACKS_PER_SHARD_MAX)
             }
