@@ -1,9 +1,9 @@
 //! A shard's append-only log, with a rolling digest and a write-id index for dedup.
 
+use crate::fixed_hash::FixedHashTable;
 use crate::ids::{EntityKey, LogIndex, WriteId};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 /// Rolling FNV-1a-style digest of a log prefix: equal digests at equal indexes mean equal
 /// logs (up to hash collisions), so a cut-over can compare source and target cheaply.
@@ -47,7 +47,10 @@ pub struct LogEntry {
 pub struct ShardLog {
     entries: Vec<LogEntry>,
     digest: Digest,
-    index_of_write: BTreeMap<WriteId, LogIndex>,
+    /// Where each write sits, derived from `entries` (so not part of a state's encoding):
+    /// looked up at every write, never walked.
+    #[serde(skip)]
+    index_of_write: FixedHashTable<WriteId, LogIndex>,
     bytes: u64,
 }
 

@@ -44,10 +44,12 @@ fn core_source_reads_no_clock_io_threads_or_hidden_randomness() {
     let mut offences = Vec::new();
     for file in files {
         let text = std::fs::read_to_string(&file).expect("readable source");
+        // The one place a hash map is named: with its hasher pinned (no `RandomState`).
+        let pins_the_hasher = file.ends_with("fixed_hash.rs");
         for (number, line) in text.lines().enumerate() {
             let code = line.split("//").next().unwrap_or("");
             for word in FORBIDDEN {
-                if code.contains(word) {
+                if code.contains(word) && !(pins_the_hasher && *word == "HashMap") {
                     offences.push(format!("{}:{}: {word}", file.display(), number + 1));
                 }
             }
