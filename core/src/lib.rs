@@ -16,7 +16,7 @@ pub mod coordinator;
 pub mod effects;
 mod encoding;
 pub mod entropy;
-mod fixed_hash;
+pub mod fixed_hash;
 pub mod ids;
 pub mod input;
 pub mod load;

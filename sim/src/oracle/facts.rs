@@ -4,6 +4,7 @@ use super::coverage::Coverage;
 use super::entities::EntityAcks;
 use super::registry::{Checks, CHECKERS};
 use super::state::ClusterState;
+use shardsim_core::fixed_hash::FixedHashTable;
 use shardsim_core::log::Digest;
 use shardsim_core::phase::Phase;
 use shardsim_core::wire::ShardRole;
@@ -55,7 +56,9 @@ pub struct Facts {
     pub owner_at: BTreeMap<(ShardId, Epoch), NodeId>,
     pub committed_epoch: BTreeMap<ShardId, Epoch>,
     pub first_acker: BTreeMap<(ShardId, Epoch), NodeId>,
-    pub acked: BTreeMap<ShardId, BTreeMap<WriteId, AckedWrite>>,
+    /// Every write acked per shard: looked up at each ack, walked only by the checks
+    /// that report the lowest failing write id (so the walk's order does not matter).
+    pub acked: BTreeMap<ShardId, FixedHashTable<WriteId, AckedWrite>>,
     /// What each node acked since it last booted: what its next boot must still hold.
     pub acks_since_boot: BTreeMap<NodeId, Vec<(ShardId, WriteId)>>,
     pub boots: BTreeMap<NodeId, Vec<(Moment, PeerIdentity)>>,

@@ -280,6 +280,23 @@ fn no_lost_acked_write_fails_when_a_rebooted_owner_lacks_an_acked_write() {
     );
 }
 
+/// Of several acked writes a new owner lacks, the one reported is the lowest write id,
+/// whatever order the oracle keeps them in.
+#[test]
+fn a_new_owner_lacking_acked_writes_is_told_the_lowest_one() {
+    let mut cluster = FakeCluster::default();
+    cluster.add_node(1, &[assign(0)]);
+    let mut oracle = oracle();
+    let acks: Vec<(ActorId, Observation)> =
+        [9, 3, 12, 5, 7].iter().enumerate().map(|(at, sequence)| (N1, acked(1, 1, *sequence, at as u64 + 1))).collect();
+    feed(&mut oracle, &cluster, &[(C, allocated(1))]).unwrap();
+    feed(&mut oracle, &cluster, &acks).unwrap();
+    let lacking =
+        crate::oracle::writes::new_owner_holds_acked_writes(&oracle.facts, NodeId(1), ShardId(0), Epoch(2), &cluster)
+            .unwrap_err();
+    assert!(lacking.starts_with("c1#1:3 acked"), "{lacking}");
+}
+
 #[test]
 fn epoch_monotonic_fails_when_a_node_s_epoch_goes_back() {
     let mut cluster = FakeCluster::default();

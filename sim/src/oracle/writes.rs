@@ -8,7 +8,7 @@ use super::Check;
 use shardsim_core::log::ShardLog;
 use shardsim_core::wire::ShardRole;
 use shardsim_core::{Epoch, Instant, LogIndex, NodeId, Observation, ShardId, WriteId};
-use std::collections::btree_map::Entry;
+use std::collections::hash_map::Entry;
 
 pub const SINGLE_WRITER: Invariant = Invariant::safety("single_writer", Family::Writes, "Every ack at epoch e comes from the owner committed at e, one node acks a (shard, epoch), and no one acks at a superseded epoch.");
 pub const NO_LOST_ACKED_WRITE: Invariant = Invariant::safety("no_lost_acked_write", Family::Writes, "No acked write is lost, duplicated or reordered: after a boot, at a new owner and at the end it is in the log once, at the index it was acked with.");
@@ -145,10 +145,16 @@ fn log_holds_at_its_index(
 fn log_holds_acked(facts: &Facts, holder: NodeId, shard: ShardId, epoch: Epoch, log: &ShardLog) -> Check {
     log_holds_each_write_once(holder, shard, log)?;
     let Some(acked) = facts.acked.get(&shard) else { return Ok(()) };
-    for (write_id, ack) in acked.iter().filter(|(_, ack)| ack.epoch <= epoch) {
-        log_holds_at_its_index(holder, shard, log, *write_id, ack)?;
+    // The table walks in hash order: report the lowest write id that fails.
+    let missing = acked
+        .iter()
+        .filter(|(_, ack)| ack.epoch <= epoch)
+        .filter(|(write_id, ack)| log_holds_at_its_index(holder, shard, log, **write_id, ack).is_err())
+        .min_by_key(|(write_id, _)| **write_id);
+    match missing {
+        Some((write_id, ack)) => log_holds_at_its_index(holder, shard, log, *write_id, ack),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// After a boot: every write the node acked since its previous boot is still in its log
