@@ -6,7 +6,6 @@ use crate::effects::Outbox;
 use crate::ids::{Epoch, MigrationId, NodeId, PeerIdentity, ShardId};
 use crate::input::InputError;
 use crate::wire::{Fate, Heartbeat, Message, ShardRole};
-use std::collections::BTreeSet;
 
 impl Coordinator {
     pub(super) fn on_heartbeat(
@@ -69,9 +68,10 @@ impl Coordinator {
         let mut replies = Vec::new();
         let mut rehomes = Vec::new();
         let mut recreations = Vec::new();
-        let mut reported: BTreeSet<ShardId> = BTreeSet::new();
+        // A node reports a few dozen shards at most: a vector, searched, not a set per beat.
+        let mut reported: Vec<ShardId> = Vec::with_capacity(heartbeat.refused.len() + heartbeat.shards.len());
         for shard in &heartbeat.refused {
-            reported.insert(*shard);
+            reported.push(*shard);
             let Some(route) = self.routing.get(*shard) else { continue };
             if route.owner != node {
                 // A copy the node did not own (retained, incoming, forwarding): drop it.
@@ -93,7 +93,7 @@ impl Coordinator {
         }
         for report in &heartbeat.shards {
             let shard = report.shard;
-            reported.insert(shard);
+            reported.push(shard);
             let Some(route) = self.routing.get(shard) else { continue };
             match report.role {
                 ShardRole::Owned { epoch } | ShardRole::Fenced { epoch, .. }
