@@ -52,15 +52,17 @@ pub struct Facts {
     /// Migrations the coordinator started and has not (observably) ended.
     pub active: BTreeMap<MigrationId, TrackedMigration>,
     pub phases: BTreeMap<MigrationId, Phase>,
-    /// The committed owner of each (shard, epoch): allocations and cut-overs.
-    pub owner_at: BTreeMap<(ShardId, Epoch), NodeId>,
-    pub committed_epoch: BTreeMap<ShardId, Epoch>,
-    pub first_acker: BTreeMap<(ShardId, Epoch), NodeId>,
+    /// The committed owner of each (shard, epoch): allocations and cut-overs. (The
+    /// fixed-hash tables here are looked up at every ack and never walked in an order
+    /// that matters.)
+    pub owner_at: FixedHashTable<(ShardId, Epoch), NodeId>,
+    pub committed_epoch: FixedHashTable<ShardId, Epoch>,
+    pub first_acker: FixedHashTable<(ShardId, Epoch), NodeId>,
     /// Every write acked per shard: looked up at each ack, walked only by the checks
     /// that report the lowest failing write id (so the walk's order does not matter).
     pub acked: BTreeMap<ShardId, FixedHashTable<WriteId, AckedWrite>>,
     /// What each node acked since it last booted: what its next boot must still hold.
-    pub acks_since_boot: BTreeMap<NodeId, Vec<(ShardId, WriteId)>>,
+    pub acks_since_boot: FixedHashTable<NodeId, Vec<(ShardId, WriteId)>>,
     pub boots: BTreeMap<NodeId, Vec<(Moment, PeerIdentity)>>,
     /// Observations seen so far: orders events within one millisecond.
     pub sequence: u64,
@@ -79,14 +81,14 @@ pub struct Facts {
     pub damaged_records: BTreeMap<NodeId, Vec<(shardsim_core::storage::StorageKey, bytes::Bytes)>>,
     /// The migrations each shard started after the heal, and how each ended.
     pub moves_since_liveness: BTreeMap<ShardId, Vec<MoveAfterHeal>>,
-    pub last_ack_at: BTreeMap<ShardId, Instant>,
+    pub last_ack_at: FixedHashTable<ShardId, Instant>,
     pub counters: Counters,
     /// When the coordinator last booted: the start of its election grace.
     pub coordinator_booted_at: Instant,
     /// The last membership change the coordinator reported (or its boot, which restores
     /// every member as suspect).
     pub membership_changed_at: Option<Instant>,
-    pub entity_acks: BTreeMap<(ShardId, EntityKey), EntityAcks>,
+    pub entity_acks: FixedHashTable<(ShardId, EntityKey), EntityAcks>,
     pub coverage: Coverage,
     /// Where each shard has been: the convergence figures' moves and thrash.
     pub moves: super::convergence::MoveHistory,
