@@ -1,6 +1,6 @@
 //! A fixed, fast hasher (rustc's Fx multiply-rotate) for maps of small keys that are only
 //! looked up, never walked in an order that matters. Fixed: the same keys hash the same
-//! in every run, so nothing depends on a random seed (std's `RandomState` would). This is
+//! in every run, so nothing depends on a random seed (std's default hasher is seeded). This is
 //! the one file of the core that names std's hash map (`tests/sans_io.rs` holds it to that).
 
 use std::hash::{BuildHasherDefault, Hasher};
