@@ -80,7 +80,8 @@ fn a_calm_run_delivers_every_datagram_but_those_still_on_the_wire() {
     for seed in 0..40 {
         let simulation = Simulation::new(seed).scenario(ScenarioName::Calm);
         let summary = simulation.run_outcome().summary;
-        let actors = simulation.scenario_spec().nodes_total() + simulation.scenario_spec().clients + 1;
+        let scenario = simulation.scenario_spec();
+        let actors = scenario.nodes_total() + scenario.clients + 1;
         let undelivered = summary.messages_sent - summary.messages_delivered;
         assert!(
             undelivered <= u64::from(actors),
