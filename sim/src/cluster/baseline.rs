@@ -28,16 +28,22 @@ pub fn ping_pong(seed: u64, nodes: u32, interval_us: u64, simulated_ms: u64) -> 
     runtime.block_on(async move {
         let handle = Handle::current();
         let addresses: Vec<Address> = (1..=nodes).map(|node| node_address(NodeId(node), 0)).collect();
+        let mut pingers = Vec::new();
         for (position, address) in addresses.iter().enumerate() {
             let (me, peer) = (*address, addresses[(position + 1) % addresses.len()]);
             let counter = counter.clone();
-            handle
+            let node = handle
                 .create_node()
                 .ip(socket_address(me).ip())
                 .init(move || pinger(me, peer, interval_us, counter.clone()))
                 .build();
+            pingers.push(node.id());
         }
         sleep(Duration::from_millis(simulated_ms)).await;
+        // As the harness does at a run's end: tasks left waiting would keep the runtime.
+        for node in pingers {
+            handle.kill(node);
+        }
     });
     delivered.load(Ordering::Relaxed)
 }

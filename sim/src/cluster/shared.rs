@@ -6,7 +6,7 @@ use crate::world::{Applied, Event, World};
 use madsim::time::TimeHandle;
 use shardsim_core::{ActorId, Address, Instant};
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 pub struct Shared {
     pub world: World,
@@ -52,5 +52,19 @@ impl SharedWorld {
 
     pub fn lock(&self) -> MutexGuard<'_, Shared> {
         self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn downgrade(&self) -> WeakWorld {
+        WeakWorld(Arc::downgrade(&self.0))
+    }
+}
+
+/// A handle on the world that does not keep it: a run's end checks the world is gone.
+pub struct WeakWorld(Weak<Mutex<Shared>>);
+
+impl WeakWorld {
+    /// The world, while anything still holds it.
+    pub fn upgrade(&self) -> Option<SharedWorld> {
+        self.0.upgrade().map(SharedWorld)
     }
 }
