@@ -20,6 +20,10 @@ pub struct MergeFindings {
     pub missing_first: Vec<u64>,
     /// Seeds more than one input ran.
     pub run_twice: Vec<u64>,
+    /// Seeds whose faults, coverage, planner and convergence figures the totals hold
+    /// twice: an input that overlaps earlier ones in part adds its sums whole (a report
+    /// holds sums, not each seed's). An input every seed of which ran before adds none.
+    pub counted_twice: u64,
 }
 
 fn refuse_mixed(named: &[(String, SweepReport)]) -> Result<(), String> {
@@ -79,13 +83,20 @@ pub fn merge(named: &[(String, SweepReport)]) -> Result<(SweepReport, MergeFindi
     let (mut ranges, mut balanced_runs, mut heal_total_ms) = (Vec::new(), 0u64, 0f64);
     for (index, (name, report)) in named.iter().enumerate() {
         expected_seeds(name, report, &mut expected)?;
+        let ran_before = report.records.iter().filter(|record| records.contains_key(&record.seed)).count();
+        let adds_no_seed = ran_before > 0 && ran_before == report.records.len();
+        if !adds_no_seed {
+            findings.counted_twice += ran_before as u64;
+        }
         if !ranges.contains(&report.seeds) {
             ranges.push(report.seeds.clone());
         }
         merged.shards.extend(report.shards.iter().cloned());
-        let balanced = report.runs.saturating_sub(report.convergence.runs_never_balanced);
-        balanced_runs += balanced;
-        heal_total_ms += report.convergence.heal_to_balance_ms_mean * balanced as f64;
+        if !adds_no_seed {
+            let balanced = report.runs.saturating_sub(report.convergence.runs_never_balanced);
+            balanced_runs += balanced;
+            heal_total_ms += report.convergence.heal_to_balance_ms_mean * balanced as f64;
+        }
         for failure in &report.failures {
             failures.entry(failure.seed).or_insert_with(|| failure.clone());
         }
@@ -112,7 +123,7 @@ pub fn merge(named: &[(String, SweepReport)]) -> Result<(SweepReport, MergeFindi
                 }
             }
         }
-        if index == 0 {
+        if index == 0 || adds_no_seed {
             continue;
         }
         merged.jobs += report.jobs;

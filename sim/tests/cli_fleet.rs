@@ -151,15 +151,31 @@ fn merging_reports_of_different_scenarios_canaries_or_versions_is_refused() {
 }
 
 #[test]
-fn a_merge_flags_seeds_missing_or_run_twice_and_a_seed_that_ran_differently() {
+fn a_merge_flags_seeds_missing_or_run_twice_counts_each_report_once_and_flags_a_seed_that_ran_differently() {
     let first = scratch("halves-0.json");
     let output = shardsim(&["sweep", "--seeds", "0..9", "--shard", "0/3", "--jobs", "2", "--report", path(&first)]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-    let twice = shardsim(&["merge", path(&first), path(&first)]);
+    let merged_twice = scratch("halves-twice.json");
+    let twice = shardsim(&["merge", path(&first), path(&first), "--report", path(&merged_twice)]);
     let printed = text(&twice);
     assert!(printed.contains("MISSING: 6 seeds no report ran (1, 2, 4, 5, 7, 8)"), "{printed}");
     assert!(printed.contains("RUN TWICE: 3 seeds in more than one report (0, 3, 6)"), "{printed}");
     assert_eq!(twice.status.code(), Some(0));
+    // A report given twice counts once.
+    let (once, twice_merged) = (read_json(&first), read_json(&merged_twice));
+    for totals in ["faults_injected", "coverage", "planners", "convergence"] {
+        assert_eq!(twice_merged[totals], once[totals], "{totals}");
+    }
+    assert!(!printed.contains("COUNTED TWICE"), "{printed}");
+    // Reports that overlap in part: their sums cannot be split by seed, and the merge says so.
+    let overlapping = scratch("halves-overlapping.json");
+    let output = shardsim(&["sweep", "--seeds", "0..4", "--jobs", "2", "--report", path(&overlapping)]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let printed = text(&shardsim(&["merge", path(&first), path(&overlapping)]));
+    assert!(
+        printed.contains("COUNTED TWICE: the fault, coverage, planner and convergence totals hold 2 seeds twice"),
+        "{printed}"
+    );
     // The same seed with another trace hash: two runs of one seed differ.
     let mut tampered = read_json(&first);
     tampered["records"][1]["trace_hash"] = Value::from("0000000000000000");

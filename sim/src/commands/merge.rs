@@ -38,6 +38,13 @@ pub fn merge(args: MergeArgs) -> i32 {
         let seeds: Vec<String> = findings.run_twice.iter().take(20).map(u64::to_string).collect();
         println!("RUN TWICE: {} seeds in more than one report ({})", findings.run_twice.len(), seeds.join(", "));
     }
+    if findings.counted_twice > 0 {
+        println!(
+            "COUNTED TWICE: the fault, coverage, planner and convergence totals hold {} seeds twice \
+             (reports that overlap in part; a report each of whose seeds ran before is left out)",
+            findings.counted_twice
+        );
+    }
     if let Err(code) = write_reports(&merged, args.report.as_deref(), args.junit.as_deref()) {
         return code;
     }
