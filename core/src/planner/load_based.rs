@@ -49,8 +49,24 @@ pub fn shard_scores(view: &ClusterView, weights: &LoadWeights) -> Vec<f64> {
         .collect()
 }
 
+/// The mean a gap is judged against: the cluster's mean score with each rate counted at
+/// no less than its floor. Below the floor, rate differences between nodes are noise (a
+/// few writes more or less in a window, or a shard just moved whose window restarted
+/// empty): against the bare mean they read as imbalance, and the planner moved a shard
+/// every tick in a nearly idle cluster. Above the floor this is the mean itself.
+pub fn balance_mean(view: &ClusterView, weights: &LoadWeights, mean: f64) -> f64 {
+    let nodes = view.nodes.iter().filter(|node| node.accepts_shards).count().max(1) as u64;
+    let rate_floor = RATE_FLOOR_PER_NODE_PER_S * nodes;
+    let (writes, reads) = view.shards.iter().fold((0u64, 0u64), |(writes, reads), shard| {
+        (writes + shard.load.writes_per_s, reads + shard.load.reads_per_s)
+    });
+    // A rate term's share of the mean is its weight x total / max(total, floor).
+    let shortfall = |total: u64, weight: f64| weight * (1.0 - total.min(rate_floor) as f64 / rate_floor as f64);
+    mean + shortfall(writes, weights.writes_per_s) + shortfall(reads, weights.reads_per_s)
+}
+
 /// Repeatedly: take the hottest node (ties to the lowest id) and the coldest accepting
-/// node; stop when their gap is within `threshold` x the mean score; otherwise move the
+/// node; stop when their gap is within `threshold` x the [`balance_mean`]; otherwise move the
 /// hottest's largest movable shard whose score is at most half the gap (ties to the
 /// lowest shard id), so the target ends no hotter than the source: no overshoot and no
 /// ping-pong. A target that already received shards also stays no hotter than each of
@@ -91,6 +107,7 @@ pub(crate) fn plan_load_based_with(
         shards.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     }
     let mean = accepting.iter().map(|node| node_score[node]).sum::<f64>() / accepting.len() as f64;
+    let balance_mean = balance_mean(view, weights, mean);
     let mut budget = MoveBudget::new(view, caps);
     let mut set_aside: BTreeSet<NodeId> = BTreeSet::new();
     // A target must end no hotter than any source that sent it a shard was before the
@@ -121,7 +138,7 @@ pub(crate) fn plan_load_based_with(
             continue;
         };
         let gap = from_score - to_score;
-        if gap <= threshold * mean {
+        if gap <= threshold * balance_mean {
             if accepting.contains(&from) {
                 break;
             }

@@ -28,6 +28,17 @@ pub fn shard_scores(loads: &[ShardLoad], accepting_nodes: usize, weights: &LoadW
         .collect()
 }
 
+/// The mean score a balance gap is judged against: the mean with each rate term no less
+/// than a cluster at the floor would give it (its weight), since below the floor rate
+/// differences are noise. Above the floor, `mean` itself.
+pub fn balance_mean(loads: &[ShardLoad], accepting_nodes: usize, weights: &LoadWeights, mean: f64) -> f64 {
+    let floor = (RATE_FLOOR_PER_NODE_PER_S * accepting_nodes.max(1) as u64) as f64;
+    let total = |field: fn(&ShardLoad) -> u64| loads.iter().map(field).sum::<u64>() as f64;
+    let below_floor = |total: f64, weight: f64| weight * (floor - total).max(0.0) / floor;
+    mean + below_floor(total(|load| load.writes_per_s), weights.writes_per_s)
+        + below_floor(total(|load| load.reads_per_s), weights.reads_per_s)
+}
+
 /// Slack for float sums: a plan's arithmetic and ours may round differently.
 pub fn epsilon(mean: f64) -> f64 {
     1e-9 * mean.abs().max(1.0)

@@ -1,7 +1,7 @@
 //! Liveness, checked after every fault has healed: migrations end, every shard takes
 //! writes again, the cluster converges to balance and stays there.
 
-use super::balance::shard_scores;
+use super::balance::{balance_mean, shard_scores};
 use super::facts::{Facts, Moment, MoveAfterHeal};
 use super::registry::{no_step_checks, Checker, Checks, Family, Invariant};
 use super::state::ClusterState;
@@ -255,12 +255,15 @@ fn node_scores(holdings: &BTreeMap<NodeId, Vec<ShardLoad>>, weights: &LoadWeight
 }
 
 fn load_unbalanced(facts: &Facts, holdings: &BTreeMap<NodeId, Vec<ShardLoad>>) -> Option<String> {
-    let node_scores = node_scores(holdings, &facts.config.load_weights);
+    let weights = &facts.config.load_weights;
+    let node_scores = node_scores(holdings, weights);
     let mean = node_scores.iter().map(|(_, score, _)| score).sum::<f64>() / node_scores.len() as f64;
+    let loads: Vec<ShardLoad> = holdings.values().flatten().copied().collect();
+    let judged_by = balance_mean(&loads, holdings.len(), weights, mean);
     let (hottest, hottest_score, hottest_shards) = node_scores.iter().max_by(|a, b| a.1.total_cmp(&b.1))?;
     let (coldest, coldest_score, _) = node_scores.iter().min_by(|a, b| a.1.total_cmp(&b.1))?;
     let gap = hottest_score - coldest_score;
-    let allowed = facts.config.load_imbalance_threshold * mean * LOAD_THRESHOLD_SLACK;
+    let allowed = facts.config.load_imbalance_threshold * judged_by * LOAD_THRESHOLD_SLACK;
     // A shard hotter than half the gap would only move the imbalance: leave it.
     let movable = hottest_shards.iter().any(|score| *score > 0.0 && *score <= gap / 2.0 / LOAD_THRESHOLD_SLACK);
     (gap > allowed && movable).then(|| {
@@ -268,4 +271,39 @@ fn load_unbalanced(facts: &Facts, holdings: &BTreeMap<NodeId, Vec<ShardLoad>>) -
             "{hottest} scores {hottest_score:.2} and {coldest} {coldest_score:.2} (mean {mean:.2}, allowed gap {allowed:.2})"
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shardsim_core::ProtocolConfig;
+
+    fn holdings(writes: &[&[u64]]) -> BTreeMap<NodeId, Vec<ShardLoad>> {
+        let mut shard = 0;
+        let mut holdings = BTreeMap::new();
+        for (index, node_writes) in writes.iter().enumerate() {
+            let loads = node_writes
+                .iter()
+                .map(|writes_per_s| {
+                    shard += 1;
+                    ShardLoad { shard: ShardId(shard), bytes: 0, writes_per_s: *writes_per_s, reads_per_s: 0 }
+                })
+                .collect();
+            holdings.insert(NodeId(index as u32 + 1), loads);
+        }
+        holdings
+    }
+
+    /// The oracle judges balance as the planner does: a rate gap is an imbalance only
+    /// measured against a cluster at the rate floor, so near-idle noise is not.
+    #[test]
+    fn a_load_gap_is_unbalanced_above_the_rate_floor_and_noise_below_it() {
+        let weights = LoadWeights { bytes: 0.0, writes_per_s: 1.0, reads_per_s: 0.0, shard_count: 0.0 };
+        let config =
+            ProtocolConfig { load_weights: weights, load_imbalance_threshold: 0.25, ..ProtocolConfig::default() };
+        let facts = Facts::new(config);
+        let busy = load_unbalanced(&facts, &holdings(&[&[300, 100], &[100]]));
+        assert!(busy.as_deref().is_some_and(|detail| detail.starts_with("n1 scores 1.60 and n2 0.40")), "{busy:?}");
+        assert_eq!(load_unbalanced(&facts, &holdings(&[&[3, 1], &[1]])), None);
+    }
 }
