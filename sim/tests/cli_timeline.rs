@@ -49,7 +49,7 @@ fn a_failing_canary_run_writes_a_timeline_with_every_track() {
 fn a_run_draws_its_plot_to_svg() {
     let path = std::env::temp_dir().join(format!("shardsim-plot-{}.svg", std::process::id()));
     let output = Command::new(env!("CARGO_BIN_EXE_shardsim"))
-        .args(["run", "--seed", "66", "--canary", "backpressure-ignored", "--plot"])
+        .args(["run", "--seed", "254", "--canary", "backpressure-ignored", "--plot"])
         .arg(&path)
         .output()
         .expect("the binary runs");
