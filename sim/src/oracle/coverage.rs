@@ -27,12 +27,24 @@ const EVENTS: [&str; 16] = [
     "incoming_discarded",
 ];
 
-/// Every event a sweep should reach: the fixed ones, a completion under each fault kind,
-/// an abort for each reason.
+/// Every event a sweep should reach: the fixed ones, a completion under each fault kind
+/// the protocol can complete under, an abort for each reason a correct cluster can have.
+/// Two the design rules out stood unreached in 40,000 swarm and chaos seeds, and a line
+/// that is never empty teaches a reader to skip it:
+/// - a completion under a coordinator crash: the coordinator commits a cut-over's route
+///   and marks the migration complete in one fsync, and the one that restarts aborts
+///   whatever it finds in flight uncommitted (`aborted_coordinator_recovered` is that
+///   fault's goal); none starts while the coordinator is down;
+/// - an abort for a seal mismatch: the source seals only at an index the target acked,
+///   and the target reports the log it holds; every way this fault model has to lose the
+///   target's entries restarts it, and its new incarnation aborts the migration first.
+///   The comparison stays in the core as a guard against a bug, not a path to cover.
 pub fn goals() -> Vec<String> {
     let mut goals: Vec<String> = EVENTS.iter().map(|event| event.to_string()).collect();
-    goals.extend(FaultKind::ALL.iter().map(|kind| completed_under(kind.name())));
-    goals.extend(AbortReason::ALL.iter().map(|reason| aborted(*reason)));
+    let completable = FaultKind::ALL.iter().filter(|kind| **kind != FaultKind::CrashCoordinator);
+    goals.extend(completable.map(|kind| completed_under(kind.name())));
+    let reachable = AbortReason::ALL.iter().filter(|reason| **reason != AbortReason::SealMismatch);
+    goals.extend(reachable.map(|reason| aborted(*reason)));
     goals
 }
 

@@ -256,4 +256,8 @@ fn coverage_counts_completions_under_the_faults_they_lived_through() {
     assert_eq!(counts.get("migration_completed_under_loss"), Some(&1));
     assert!(coverage::goals().iter().all(|goal| !goal.is_empty()));
     assert!(coverage::goals().contains(&"migration_completed_under_loss".to_string()));
+    // Two events the design rules out are no goals (see `coverage::goals`).
+    assert!(!coverage::goals().contains(&"migration_completed_under_crash_coordinator".to_string()));
+    assert!(!coverage::goals().contains(&"aborted_seal_mismatch".to_string()));
+    assert!(coverage::goals().contains(&"aborted_coordinator_recovered".to_string()));
 }
