@@ -11,6 +11,7 @@ mod carry;
 mod inbox;
 mod machines;
 mod shared;
+mod teardown;
 
 use crate::report::Verdict;
 use crate::run::{RunOutcome, RunSpec};
@@ -23,6 +24,7 @@ use madsim::time::{sleep, Duration};
 use shardsim_core::Address;
 use shared::{SharedWorld, WeakWorld};
 use std::collections::BTreeMap;
+use teardown::Trail;
 
 /// How often the supervisor looks at the clock, the plan and the verdict.
 const SUPERVISOR_POLL_MS: u64 = 50;
@@ -43,19 +45,28 @@ pub fn run(spec: &RunSpec) -> RunOutcome {
 }
 
 /// [`run`], and a handle on the run's world that no longer reaches it: every task that
-/// held the world has been dropped by the time the runtime returns.
+/// held the world has been dropped by the time the runtime returns, and a run that
+/// panics is freed before its panic goes on.
 fn run_and_free(spec: &RunSpec) -> (RunOutcome, WeakWorld) {
     let mut runtime = Runtime::with_seed_and_config(spec.seed, madsim::Config::default());
     let limit_ms = spec.scenario.safety_ms + spec.scenario.liveness_bound_for_knobs_ms() + 30_000;
     runtime.set_time_limit(Duration::from_millis(limit_ms));
-    let spec = spec.clone();
-    runtime.block_on(async move {
-        let supervisor = Handle::current()
-            .create_node()
-            .name("supervisor")
-            .ip(carry::socket_address(SUPERVISOR_ADDRESS).ip())
-            .build();
-        supervisor.spawn(supervise(spec)).await.expect("the supervisor runs to its end")
+    let (spec, trail) = (spec.clone(), Trail::default());
+    let for_run = trail.clone();
+    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runtime.block_on(async move {
+            let supervisor = Handle::current()
+                .create_node()
+                .name("supervisor")
+                .ip(carry::socket_address(SUPERVISOR_ADDRESS).ip())
+                .build();
+            for_run.supervisor_made(supervisor.id());
+            supervisor.spawn(supervise(spec, for_run)).await.expect("the supervisor runs to its end")
+        })
+    }));
+    ran.unwrap_or_else(|panic| {
+        trail.free(&runtime);
+        std::panic::resume_unwind(panic)
     })
 }
 
@@ -79,8 +90,9 @@ impl Supervisor {
     }
 }
 
-async fn supervise(spec: RunSpec) -> (RunOutcome, WeakWorld) {
+async fn supervise(spec: RunSpec, trail: Trail) -> (RunOutcome, WeakWorld) {
     let world = SharedWorld::new(World::new(spec.world_config()));
+    trail.world_made(&world);
     let endpoint =
         Endpoint::bind(carry::socket_address(SUPERVISOR_ADDRESS)).await.expect("the supervisor's address is free");
     let supervisor = Supervisor { machines: Machines::new(world.clone()), world: world.clone(), endpoint };
