@@ -57,17 +57,6 @@ impl Machines {
         }
     }
 
-    /// Kills every actor's node once the run has its outcome, so that madsim drops their
-    /// tasks. A task left waiting on a timer holds madsim's clock, whose timers hold the
-    /// task: that cycle kept the runtime, every node's restart closure and so the world,
-    /// a megabyte a seed (a sweep of 20,000 seeds reached 19 GB).
-    pub fn kill_all(&self) {
-        let nodes: Vec<madsim::task::NodeId> = self.world.lock().madsim_nodes.values().map(|(node, _)| *node).collect();
-        for node in nodes {
-            self.handle.kill(node);
-        }
-    }
-
     /// Always kills first: a madsim restart alone leaves the node's sockets bound.
     fn start(&self, actor: ActorId) {
         let (known, address) = {

@@ -22,7 +22,7 @@ use madsim::net::Endpoint;
 use madsim::runtime::{Handle, Runtime};
 use madsim::time::{sleep, Duration};
 use shardsim_core::Address;
-use shared::{SharedWorld, WeakWorld};
+use shared::SharedWorld;
 use std::collections::BTreeMap;
 use teardown::Trail;
 
@@ -38,16 +38,15 @@ const SUPERVISOR_ADDRESS: Address = Address { ip: [10, 0, 9, 1], port: 7000 };
 /// Runs one seed to its verdict. Panics (from the core's assertions) propagate: the
 /// caller runs this on its own thread and reports them as a crash.
 pub fn run(spec: &RunSpec) -> RunOutcome {
-    let (outcome, world) = run_and_free(spec);
+    let (outcome, trail) = run_and_free(spec);
     // A sweep runs seeds by the million on one process: a run must not keep its world.
-    assert!(world.upgrade().is_none(), "the harness kept the world of seed {} after its run", spec.seed);
+    assert!(!trail.world_alive(), "the harness kept the world of seed {} after its run", spec.seed);
     outcome
 }
 
-/// [`run`], and a handle on the run's world that no longer reaches it: every task that
-/// held the world has been dropped by the time the runtime returns, and a run that
-/// panics is freed before its panic goes on.
-fn run_and_free(spec: &RunSpec) -> (RunOutcome, WeakWorld) {
+/// [`run`], and the trail of what it made, freed: whether the run ended or panicked,
+/// madsim still held the tasks that waited on its timers, and with them the world.
+fn run_and_free(spec: &RunSpec) -> (RunOutcome, Trail) {
     let mut runtime = Runtime::with_seed_and_config(spec.seed, madsim::Config::default());
     let limit_ms = spec.scenario.safety_ms + spec.scenario.liveness_bound_for_knobs_ms() + 30_000;
     runtime.set_time_limit(Duration::from_millis(limit_ms));
@@ -64,10 +63,11 @@ fn run_and_free(spec: &RunSpec) -> (RunOutcome, WeakWorld) {
             supervisor.spawn(supervise(spec, for_run)).await.expect("the supervisor runs to its end")
         })
     }));
-    ran.unwrap_or_else(|panic| {
-        trail.free(&runtime);
-        std::panic::resume_unwind(panic)
-    })
+    trail.free(&runtime);
+    match ran {
+        Ok(outcome) => (outcome, trail),
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
 }
 
 /// The supervisor's hands: applies an event now and carries out all it asked for.
@@ -90,7 +90,7 @@ impl Supervisor {
     }
 }
 
-async fn supervise(spec: RunSpec, trail: Trail) -> (RunOutcome, WeakWorld) {
+async fn supervise(spec: RunSpec, trail: Trail) -> RunOutcome {
     let world = SharedWorld::new(World::new(spec.world_config()));
     trail.world_made(&world);
     let endpoint =
@@ -108,17 +108,14 @@ async fn supervise(spec: RunSpec, trail: Trail) -> (RunOutcome, WeakWorld) {
         (None, Some(verdict)) => verdict,
         (None, None) => Verdict::Pass,
     };
-    let ended = &mut shared.world;
-    let outcome = RunOutcome {
+    let world = &mut shared.world;
+    RunOutcome {
         verdict,
-        summary: ended.summary(),
-        trace_hash: ended.trace_hash(),
-        trace_lines: ended.take_trace_lines(),
-        schedule: ended.take_recorded(),
-    };
-    drop(shared);
-    supervisor.machines.kill_all();
-    (outcome, world.downgrade())
+        summary: world.summary(),
+        trace_hash: world.trace_hash(),
+        trace_lines: world.take_trace_lines(),
+        schedule: world.take_recorded(),
+    }
 }
 
 /// The plan's faults, each healing after its own time.
@@ -199,15 +196,15 @@ mod tests {
     use crate::simulation::Simulation;
 
     /// The world goes when the run ends, even from a run whose nodes crashed and
-    /// restarted: madsim keeps its runtime (and each node's restart closure) for good, so
-    /// anything of theirs that held the world kept it, a megabyte a seed over a sweep.
+    /// restarted: madsim keeps a runtime whose tasks wait on its timers (and each node's
+    /// restart closure) for good, and they held the world, a megabyte a seed over a sweep.
     #[test]
     fn a_run_frees_its_world() {
         let simulation = Simulation::new(3590).scenario(ScenarioName::Swarm);
         let spec = simulation.spec();
-        let (outcome, world) = run_and_free(&spec);
+        let (outcome, trail) = run_and_free(&spec);
         let nodes_at_start = u64::from(spec.scenario.nodes_total());
         assert!(outcome.summary.node_boots > nodes_at_start, "a node restarted: {:?}", outcome.summary);
-        assert!(world.upgrade().is_none(), "the world outlived its run");
+        assert!(!trail.world_alive(), "the world outlived its run");
     }
 }

@@ -59,7 +59,7 @@ impl SharedWorld {
     }
 }
 
-/// A handle on the world that does not keep it: a run's end checks the world is gone.
+/// A handle on the world that does not keep it: a run's trail checks the world is gone.
 pub struct WeakWorld(Weak<Mutex<Shared>>);
 
 impl WeakWorld {
