@@ -87,16 +87,14 @@ pub fn merge(named: &[(String, SweepReport)]) -> Result<(SweepReport, MergeFindi
         let adds_no_seed = ran_before > 0 && ran_before == report.records.len();
         if !adds_no_seed {
             findings.counted_twice += ran_before as u64;
+            let balanced = report.runs.saturating_sub(report.convergence.runs_never_balanced);
+            balanced_runs += balanced;
+            heal_total_ms += report.convergence.heal_to_balance_ms_mean * balanced as f64;
         }
         if !ranges.contains(&report.seeds) {
             ranges.push(report.seeds.clone());
         }
         merged.shards.extend(report.shards.iter().cloned());
-        if !adds_no_seed {
-            let balanced = report.runs.saturating_sub(report.convergence.runs_never_balanced);
-            balanced_runs += balanced;
-            heal_total_ms += report.convergence.heal_to_balance_ms_mean * balanced as f64;
-        }
         for failure in &report.failures {
             failures.entry(failure.seed).or_insert_with(|| failure.clone());
         }
